@@ -1,0 +1,54 @@
+# mss: the two commands a newcomer runs are `make demo` (the main job) and `make test` (the test suite).
+# Both install what they need first (`make install`).
+SHELL := /bin/bash
+PY ?= python
+APT_PACKAGES := ffmpeg fluidsynth fluid-soundfont-gm espeak-ng openttd-openmsx planetblupi-music-midi
+export OMP_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+
+.PHONY: install sysdeps pydeps demo test check clean-check sync-check readme-check lint nbtest docs pytest
+
+install: sysdeps pydeps
+
+# system packages: musdb needs the ffmpeg program even for WAV trees; the song generator needs the rest
+sysdeps:
+	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	  if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi; \
+	else echo "not root or no apt-get: make sure these are installed: $(APT_PACKAGES)"; fi
+
+# torch and torchaudio must be a matched pair (torchaudio 2.11 loads only with torch 2.11)
+pydeps:
+	$(PY) -m pip install -q torch==2.11.0 torchaudio==2.11.0 -e ".[dev,synth]"
+
+demo: install
+	mkdir -p out
+	MSS_DEMO_OUT=$(CURDIR)/out/demo exec_nb nbs/tutorials/separate_a_song.ipynb --dest out/separate_a_song.ipynb
+	@echo "wrote out/separate_a_song.ipynb and the stems under out/demo/"
+
+test: install check
+
+check: clean-check sync-check readme-check lint nbtest docs pytest
+
+readme-check:
+	$(PY) tools/readme.py --check
+
+clean-check:
+	nbdev_clean
+	@if [ -n "$$(git status --porcelain -uno -- nbs)" ]; then git status --porcelain -uno -- nbs; echo "notebooks are not clean: run nbdev_clean and commit"; exit 1; fi
+
+sync-check:
+	nbdev_export
+	@if [ -n "$$(git status --porcelain -- mss nbs)" ]; then git status --porcelain -- mss nbs; echo "library out of sync with the notebooks: run nbdev_export and commit"; exit 1; fi
+
+lint:
+	ruff check --select F821 mss
+
+nbtest:
+	nbdev_test --n_workers 2 --timing
+
+docs:
+	nbdev_proc_nbs
+
+pytest:
+	$(PY) -m pytest -q tests
