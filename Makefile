@@ -2,7 +2,7 @@
 # Both install what they need first (`make install`).
 SHELL := /bin/bash
 PY ?= python
-APT_PACKAGES := ffmpeg fluidsynth fluid-soundfont-gm espeak-ng openttd-openmsx planetblupi-music-midi
+APT_PACKAGES := ffmpeg fluidsynth fluid-soundfont-gm musescore-general-soundfont-small timgm6mb-soundfont espeak-ng openttd-openmsx planetblupi-music-midi
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
