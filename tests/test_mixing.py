@@ -1,0 +1,57 @@
+"""Mixing (issue 5): mss-train-encoder command line, the shipped encoder on held-out songs, property tests."""
+import shutil, subprocess, sys
+from pathlib import Path
+import torch
+from hypothesis import given, settings, strategies as st
+from mss import features as mf, encoder as me, mixer as mm
+
+torch.set_num_threads(1)
+
+def _cli(tmp_path, *args):
+    exe = shutil.which('mss-train-encoder')
+    if exe: cmd = [exe, *args]
+    else:
+        script = tmp_path / 'train_encoder.py'
+        script.write_text('from mss.encoder import train_encoder_cli\ntrain_encoder_cli()\n')
+        cmd = [sys.executable, str(script), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+def test_cli_bad_arguments_exit_2(tmp_path):
+    r = _cli(tmp_path, '--out', str(tmp_path / 'run'), '--steps', '0')
+    assert r.returncode == 2 and '--steps must be >= 1' in r.stderr and 'Traceback' not in r.stderr
+    r = _cli(tmp_path, '--out', str(tmp_path / 'run'), '--root', str(tmp_path / 'missing'))
+    assert r.returncode == 2 and 'does not exist' in r.stderr
+    r = _cli(tmp_path, '--out', str(tmp_path / 'run'), '--seconds', '0.01')
+    assert r.returncode == 2 and '--seconds must be at least' in r.stderr
+
+def test_cli_trains_and_resumes(tmp_path):
+    out = tmp_path / 'run'
+    common = ['--out', str(out), '--batch', '2', '--width', '2', '--seconds', '0.5', '--pool', '2', '--no_progress', '--checkpoint_every', '1']
+    r = _cli(tmp_path, *common, '--steps', '2', '--ship', str(tmp_path / 'enc.pt'))
+    assert r.returncode == 0, r.stderr
+    assert torch.load(out / 'last.pt', weights_only=False)['step'] == 2
+    enc = me.MixingStyleEncoder.from_pretrained(tmp_path / 'enc.pt')
+    assert enc.config['width'] == 2
+    r = _cli(tmp_path, *common, '--steps', '3')
+    assert r.returncode == 0, r.stderr
+    assert torch.load(out / 'last.pt', weights_only=False)['step'] == 3
+
+def test_shipped_encoder_heldout_retrieval():
+    enc = me.MixingStyleEncoder.from_pretrained()
+    res = me.retrieval_accuracy(enc, me.SyntheticSongs('heldout', 10.0, pool=6, refresh=0, seed=900), n=6, seed=11)
+    assert res['pair_accuracy'] >= 0.8, res  # chance 0.5
+    assert res['same_song_accuracy'] >= 0.8, res
+
+@settings(max_examples=8, deadline=None)
+@given(n=st.integers(2048, 12000), gains=st.lists(st.sampled_from([0.0, 1e-3, 0.5, 1.0]), min_size=4, max_size=4))
+def test_features_finite_and_mixer_identity(n, gains):
+    song = mf.toy_song(1, 1.5, 8000)
+    stems = {k: v[:, :n] * g for (k, v), g in zip(song.items(), gains)}
+    x = {k: v.clone().requires_grad_(True) for k, v in stems.items()}
+    f = mf.mixing_features(x, 8000)
+    f.sum().backward()
+    assert f.shape == (56,) and torch.isfinite(f).all()
+    assert all(torch.isfinite(v.grad).all() for v in x.values())
+    out, mix = mm.TCNMixer(tuple(stems), 8000, receptive_field=0.3, hidden=8)(stems)
+    for k in stems: assert (out[k] - stems[k]).abs().max() <= 1e-6
+    assert (mix - sum(out.values())).abs().max() <= 1e-5
