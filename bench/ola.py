@@ -1,8 +1,10 @@
 """Overlap-add benchmark: mss vs demucs 4.1.0 `apply_model` vs splifft 0.0.9 (`generate_chunks` + `stitch_chunks`).
 
 Protocol (specs/overlap_add.md §4, §6): seeded randn·0.1 stereo input at 44.1 kHz, 4 stems, 11 s chunks, overlap 0.5 and
-0.75, batch 4 (demucs runs one chunk per call), 2 torch threads, one fresh process per run, peers interleaved within
-each repetition, median of 3. Memory: peak RSS during the call − RSS just before it.
+0.75, batch 4 (demucs runs one chunk per call; mss also runs at batch 1 for a like-for-like row), 2 torch threads,
+one fresh process per run, peers interleaved within each repetition, median of 3. Memory: peak RSS during the call −
+RSS just before it. Overhead: wall − the time spent inside the model's forward calls (chunking, copying, stitching,
+allocating the outputs).
 
     bench/.venv-peers/bin/python bench/ola.py --reps 3 --out bench/out/ola.jsonl   # all points, then the tables
     bench/.venv-peers/bin/python bench/ola.py --point '{"peer": "mss", ...}'      # one point (used internally)
@@ -35,11 +37,12 @@ def make_models(kind):
     return Identity() if kind == 'identity' else Conv()
 
 class Counter:
-    "Wraps a (B, C, L) -> (B, S, C, L) model; counts calls and samples fed."
-    def __init__(self, m): self.m, self.calls, self.fed = m, 0, 0
+    "Wraps a (B, C, L) -> (B, S, C, L) model; counts calls and samples fed, and the time spent inside the model."
+    def __init__(self, m): self.m, self.calls, self.fed, self.model_s = m, 0, 0, 0.0
     def __call__(self, x):
         self.calls += 1; self.fed += x.shape[0] * x.shape[-1]
-        return self.m(x)
+        t0 = time.perf_counter(); y = self.m(x); self.model_s += time.perf_counter() - t0
+        return y
 
 def run_point(p):
     import torch
@@ -81,7 +84,7 @@ def run_point(p):
     wall = time.perf_counter() - t0
     peak = peak_mib() - before
     if isinstance(y, dict): y = torch.stack(list(y.values()))   # after the measurement
-    res = dict(p, wall=wall, peak_delta_mib=peak, output_mib=STEMS * 2 * T * 4 / 2**20, calls=cnt.calls, fed_ratio=cnt.fed / T)
+    res = dict(p, wall=wall, peak_delta_mib=peak, output_mib=STEMS * 2 * T * 4 / 2**20, calls=cnt.calls, fed_ratio=cnt.fed / T, model_s=cnt.model_s)
     if p.get('errors'):
         with torch.inference_mode():
             if p['model'] == 'identity':
@@ -98,7 +101,9 @@ def drive(args):
     points = []
     for model in ('identity', 'conv'):
         for ov in (0.5, 0.75):
-            points.append([dict(peer=peer, model=model, overlap=ov, seconds=180, batch=4) for peer in args.peers])
+            group = [dict(peer=peer, model=model, overlap=ov, seconds=180, batch=4) for peer in args.peers]
+            if 'mss' in args.peers: group.append(dict(peer='mss', model=model, overlap=ov, seconds=180, batch=1))  # demucs' batching
+            points.append(group)
     for secs in (60, 180, 600):
         points.append([dict(peer=peer, model='identity', overlap=0.75, seconds=secs, batch=4, tag='scaling') for peer in args.peers])
     with out.open('a') as f:
@@ -114,23 +119,24 @@ def drive(args):
 
 def table(path):
     rows = [json.loads(l) for l in Path(path).read_text().splitlines() if l.strip()]
-    key = lambda r: (r['peer'], r['model'], r['overlap'], r['seconds'], r.get('tag', ''))
+    key = lambda r: (r['peer'] if r['batch'] == 4 else f"{r['peer']} (batch {r['batch']})", r['model'], r['overlap'], r['seconds'], r.get('tag', ''))
     groups = {}
     for r in rows: groups.setdefault(key(r), []).append(r)
-    med = {k: dict(v[0], wall=statistics.median(x['wall'] for x in v), peak_delta_mib=statistics.median(x['peak_delta_mib'] for x in v), n=len(v),
+    med = {k: dict(v[0], wall=statistics.median(x['wall'] for x in v), overhead=statistics.median(x['wall'] - x.get('model_s', 0) for x in v), peak_delta_mib=statistics.median(x['peak_delta_mib'] for x in v), n=len(v),
                    **{m: next((x[m] for x in v if m in x), None) for m in ('identity_max_err', 'conv_interior_err', 'conv_whole_snr_db')})
            for k, v in groups.items()}
-    lines = ['| model | overlap | peer | wall (s) | ÷ demucs | peak ΔRSS (MiB) | ÷ output | identity max err | conv interior err | fed ÷ T | calls | runs |',
-             '|---|---|---|---|---|---|---|---|---|---|---|---|']
+    lines = ['| model | overlap | peer | wall (s) | ÷ demucs | overhead (s) | ÷ demucs | peak ΔRSS (MiB) | ÷ output | identity max err | conv interior err | fed ÷ T | calls | runs |',
+             '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
     for (peer, model, ov, secs, tag), r in sorted(med.items(), key=lambda kv: (kv[0][4], kv[0][1] != 'identity', kv[0][2], kv[0][0])):
         if tag: continue
         d = med.get(('demucs', model, ov, secs, tag))
         ratio = f"{r['wall'] / d['wall']:.2f}" if d else '—'
+        oratio = f"{r['overhead'] / d['overhead']:.2f}" if d else '—'
         ie = f"{r['identity_max_err']:.2e}" if r['identity_max_err'] is not None else ''
         ce = f"{r['conv_interior_err']:.2e}" if r['conv_interior_err'] is not None else ''
-        lines.append(f"| {model} | {ov} | {peer} | {r['wall']:.3f} | {ratio} | {r['peak_delta_mib']:.0f} | {r['peak_delta_mib'] / r['output_mib']:.2f} | {ie} | {ce} | {r['fed_ratio']:.3f} | {r['calls']} | {r['n']} |")
+        lines.append(f"| {model} | {ov} | {peer} | {r['wall']:.3f} | {ratio} | {r['overhead']:.3f} | {oratio} | {r['peak_delta_mib']:.0f} | {r['peak_delta_mib'] / r['output_mib']:.2f} | {ie} | {ce} | {r['fed_ratio']:.3f} | {r['calls']} | {r['n']} |")
     lines += ['', '| peer | 60 s (output 81 MiB) | 180 s (242 MiB) | 600 s (808 MiB) |', '|---|---|---|---|']
-    for peer in sorted({k[0] for k in med}):
+    for peer in sorted({k[0] for k in med if k[4] == 'scaling'}):
         cells = []
         for secs in (60, 180, 600):
             r = med.get((peer, 'identity', 0.75, secs, 'scaling'))

@@ -10,7 +10,7 @@ from typing import Iterator, Union
 import torch
 from torch import nn, Tensor
 from .audio import load_audio, resample, to_channels
-from .ola import OverlapAddProcessor, StageStarted, StageCompleted, ChunkProcessed, BatchSizeReduced, Stage
+from .ola import OverlapAddProcessor, StageStarted, StageCompleted, ChunkProcessed, BatchSizeReduced, Stage, _EventSink
 from .config import (ConfigError, InferenceConfig, MSSConfig, load_yaml, load_config, load_state_dict_file, load_weights,
                         load_msst_model, validate_derived_stems, DerivedStem)
 
@@ -141,16 +141,8 @@ def run(self:InferenceEngine,
         **model_kwargs, # passed to the model
        )->InferenceOutput:
     "Separate one track and return its stems."
-    bar = None
-    try:
+    with _EventSink(callback, progress) as sink:
         for e in self.stream(audio, sample_rate, stems, **model_kwargs):
             if isinstance(e, InferenceOutput): return e
-            if callback is not None: callback(e)
-            if progress and isinstance(e, ChunkProcessed):
-                if bar is None:
-                    from tqdm.auto import tqdm
-                    bar = tqdm(total=e.total_chunks, unit='chunk', desc='separating', leave=False)
-                bar.update(e.chunks_done - bar.n)
-    finally:
-        if bar is not None: bar.close()
+            sink(e)
 InferenceEngine.run = run

@@ -113,7 +113,8 @@ def _check_audio(audio)->None:
     if audio.ndim != 2: raise ValueError(f"audio must be 2-D (channels, samples), got shape {tuple(audio.shape)}.")
     if not audio.is_floating_point(): raise ValueError(f"audio must be floating point, got {audio.dtype}.")
     if audio.shape[-1] < 1: raise ValueError("audio is empty (0 samples).")
-    if not bool(torch.isfinite(audio).all()): raise ValueError("audio contains NaN or Inf samples.")
+    lo, hi = torch.aminmax(audio)  # one pass, no (C, L) mask; NaN propagates into both
+    if not (bool(torch.isfinite(lo)) and bool(torch.isfinite(hi))): raise ValueError("audio contains NaN or Inf samples.")
 
 def _chunk_audio(self:OverlapAddProcessor, audio:Tensor, # (C, L) float
                 )->tuple[Tensor, int, int]: # (chunks (n_chunks, C, chunk_size), padded_length, original_length)
@@ -200,13 +201,16 @@ def stream(self:OverlapAddProcessor,
     starts = self._starts(T)
     K, bs = len(starts), int(batch_size)
     out, k, bi = None, 0, 0
+    buf = torch.empty(0)  # the batch buffer, allocated once: no fresh 4-chunk allocation per batch for the heap to hoard
     yield StageStarted('process')
     while k < K:
         b, oom = min(bs, K - k), None
         # inference mode only around the model call and the stitch, never across a `yield`
         with torch.inference_mode():
-            # a fresh copy per batch: a model that edits its input in place cannot touch the caller's audio
-            batch = torch.stack([src[:, s:s + N] for s in starts[k:k + b]]).to(device, torch.float32)
+            # a copy per batch: a model that edits its input in place cannot touch the caller's audio
+            if buf.shape[0] < b: buf = torch.empty(b, C, N, dtype=torch.float32, device=src.device)
+            for i, s in enumerate(starts[k:k + b]): buf[i].copy_(src[:, s:s + N])
+            batch = buf[:b].to(device)
             try: y = model(batch, **_expand_kwargs(model_kwargs, b, device))
             except Exception as e:
                 if not _is_oom(e): raise
@@ -214,7 +218,8 @@ def stream(self:OverlapAddProcessor,
         if oom is None:
             _check_output(y, b, C, N)
             with torch.no_grad():  # outputs are ordinary tensors (not inference tensors), usable with autograd later
-                if out is None: out = {name: torch.zeros(C, T, dtype=torch.float32, device=out_device) for name in y}
+                # no memset: the first chunk to cover a sample copies into it (the schedule covers [0, T))
+                if out is None: out = {name: torch.empty(C, T, dtype=torch.float32, device=out_device) for name in y}
                 elif set(y) != set(out): raise ValueError(f"the model returned stems {sorted(y)} for one batch and {sorted(out)} for another.")
                 self._stitch(out, y, starts, k)
         del y, batch
@@ -234,6 +239,20 @@ def stream(self:OverlapAddProcessor,
 OverlapAddProcessor.stream = stream
 
 # %% ../nbs/01_ola.ipynb #99badfa3
+class _EventSink:
+    "Forwards events to `callback` and drives a `tqdm.auto` bar from `ChunkProcessed` events; closes the bar on exit."
+    def __init__(self, callback=None, progress=False): self.callback, self.progress, self.bar = callback, progress, None
+    def __enter__(self): return self
+    def __exit__(self, *exc):
+        if self.bar is not None: self.bar.close()
+    def __call__(self, e):
+        if self.callback is not None: self.callback(e)
+        if self.progress and isinstance(e, ChunkProcessed):
+            if self.bar is None:
+                from tqdm.auto import tqdm
+                self.bar = tqdm(total=e.total_chunks, unit='chunk', desc='separating', leave=False)
+            self.bar.update(e.chunks_done - self.bar.n)
+
 def process(self:OverlapAddProcessor,
             model:Callable, # nn.Module (or callable): (B, C, chunk_size) -> {stem: (B, C, chunk_size)}
             audio:Tensor, # the track (C, L), float, finite
@@ -246,17 +265,8 @@ def process(self:OverlapAddProcessor,
            )->dict: # {stem: (C, L)} float32 on `out_device`
     "Separate `audio` chunk by chunk and return full-length stems."
     gen = self.stream(model, audio, batch_size, device, out_device, **model_kwargs)
-    bar = None
-    try:
+    with _EventSink(callback, progress) as sink:
         while True:
-            try: e = next(gen)
+            try: sink(next(gen))
             except StopIteration as stop: return stop.value
-            if callback is not None: callback(e)
-            if progress and isinstance(e, ChunkProcessed):
-                if bar is None:
-                    from tqdm.auto import tqdm
-                    bar = tqdm(total=e.total_chunks, unit='chunk', desc='separating', leave=False)
-                bar.update(e.chunks_done - bar.n)
-    finally:
-        if bar is not None: bar.close()
 OverlapAddProcessor.process = process
