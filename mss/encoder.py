@@ -14,7 +14,7 @@ import torchaudio.functional as AF
 from fastcore.script import call_parse, store_true
 from tqdm.auto import tqdm
 from .audio import load_audio, audio_info
-from .features import toy_song
+from .features import toy_song, _stack_stems
 
 # %% auto #0
 __all__ = ['STEMS', 'SETTING_RANGES', 'HELD_OUT_SEED', 'random_mix_settings', 'apply_mix_settings', 'EncoderError', 'FiLM',
@@ -145,18 +145,7 @@ class MixingStyleEncoder(nn.Module):
 
 # %% ../nbs/41_encoder.ipynb #b3399b28
 def _check_stems(stems, names, n_fft=4096):
-    if not isinstance(stems, dict): raise EncoderError(f"stems must be a dict {{name: (B, C, L) tensor}}, got {type(stems).__name__}.")
-    missing = [k for k in names if k not in stems]
-    if missing: raise EncoderError(f"stems is missing {missing}; expected keys {list(names)}.")
-    xs = []
-    for k in names:
-        v = torch.as_tensor(stems[k])
-        if v.ndim == 2: v = v[None]
-        if v.ndim != 3 or v.shape[1] not in (1, 2): raise EncoderError(f"stem {k!r}: expected (B, C, L) with C = 1 or 2, got shape {tuple(v.shape)}.")
-        xs.append(v.expand(-1, 2, -1) if v.shape[1] == 1 else v)
-    if len({tuple(v.shape) for v in xs}) > 1: raise EncoderError(f"stems have different shapes: { {k: tuple(v.shape) for k, v in zip(names, xs)} }.")
-    if xs[0].shape[-1] < n_fft: raise EncoderError(f"stems are {xs[0].shape[-1]} samples long; the encoder needs at least {n_fft} (about 0.1 s).")
-    return torch.stack(xs, 1).float()
+    return _stack_stems(stems, names, n_fft, 'the encoder', exact=False, error=EncoderError)[0]
 
 # %% ../nbs/41_encoder.ipynb #efb6edcf
 HELD_OUT_SEED = 1_000_000

@@ -263,19 +263,27 @@ def _masked_fraction(P_stem, P_rest, tb, offset_db):
     return (Bk * m).sum((-1, -2)) / (Bk.sum((-1, -2)) + EPS_P)
 
 # %% ../nbs/40_features.ipynb #4ad2dd89
-def _stack_stems(stems, name='stems'):
-    if not isinstance(stems, dict): raise ValueError(f"{name} must be a dict {{stem: (C, L) or (B, C, L) tensor}}, got {type(stems).__name__}.")
-    missing, extra = [k for k in STEMS if k not in stems], [k for k in stems if k not in STEMS]
-    if missing or extra: raise ValueError(f"{name} must have exactly the keys {list(STEMS)}; missing {missing}, unexpected {extra}.")
-    xs = [torch.as_tensor(stems[k]) for k in STEMS]
+def _stack_stems(stems, # {stem: (C, L) or (B, C, L)}
+                 names=STEMS, # the keys wanted, in order
+                 min_samples:int=2048, # shortest length accepted
+                 what:str='MF-56', # who needs `min_samples` (for the message)
+                 exact:bool=True, # other keys are an error (else ignored)
+                 error=ValueError, # exception class raised
+                ): # ((B, S, 2, L) float, whether the input was unbatched)
+    "Validate a dict of stems and stack it to (B, S, 2, L); mono stems are duplicated to stereo."
+    if not isinstance(stems, dict): raise error(f"stems must be a dict {{stem: (C, L) or (B, C, L) tensor}}, got {type(stems).__name__}.")
+    missing, extra = [k for k in names if k not in stems], [k for k in stems if k not in names]
+    if missing or (exact and extra):
+        raise error(f"stems must have the keys {list(names)}; missing {missing}" + (f", unexpected {extra}." if exact else "."))
+    xs = [torch.as_tensor(stems[k]) for k in names]
     unbatched = xs[0].ndim == 2
     out = []
-    for k, v in zip(STEMS, xs):
+    for k, v in zip(names, xs):
         if v.ndim == 2: v = v[None]
-        if v.ndim != 3 or v.shape[1] not in (1, 2): raise ValueError(f"stem {k!r} must be (C, L) or (B, C, L) with C = 1 or 2, got shape {tuple(v.shape)}.")
+        if v.ndim != 3 or v.shape[1] not in (1, 2): raise error(f"stem {k!r} must be (C, L) or (B, C, L) with C = 1 or 2, got shape {tuple(v.shape)}.")
         out.append(v.expand(-1, 2, -1) if v.shape[1] == 1 else v)
-    if len({tuple(v.shape) for v in out}) > 1: raise ValueError(f"all stems must have the same shape, got { {k: tuple(v.shape) for k, v in zip(STEMS, out)} }.")
-    if out[0].shape[-1] < 2048: raise ValueError(f"stems are {out[0].shape[-1]} samples long; MF-56 needs at least 2048 samples.")
+    if len({tuple(v.shape) for v in out}) > 1: raise error(f"all stems must have the same shape, got { {k: tuple(v.shape) for k, v in zip(names, out)} }.")
+    if out[0].shape[-1] < min_samples: raise error(f"stems are {out[0].shape[-1]} samples long; {what} needs at least {min_samples} samples.")
     x = torch.stack(out, 1)
     return (x if x.is_floating_point() else x.float()), unbatched
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .features import STEMS, FEATURE_NAMES, FEATURE_GROUPS, mixing_features, feature_distance, toy_song
+from .features import STEMS, FEATURE_NAMES, FEATURE_GROUPS, mixing_features, feature_distance, toy_song, _stack_stems
 
 # %% auto #0
 __all__ = ['DEFAULT_BAND_EDGES', 'eq_weights', 'balance_to_pan', 'pan_to_balance', 'StemProcessor', 'tcn_dilations',
@@ -43,21 +43,6 @@ def _stft_sizes(sample_rate):
     hop = max(1, round(sample_rate / 100))
     n_fft = 1 << max(6, round(math.log2(2048 * sample_rate / 44100)))
     return n_fft, hop
-
-def _stack(stems, names):
-    if not isinstance(stems, dict): raise ValueError(f"stems must be a dict {{stem: (C, L) or (B, C, L)}}, got {type(stems).__name__}.")
-    missing = [k for k in names if k not in stems]
-    if missing: raise ValueError(f"stems is missing {missing}; the mixer was built for {list(names)}.")
-    xs = [torch.as_tensor(stems[k]) for k in names]
-    unbatched = xs[0].ndim == 2
-    out = []
-    for k, v in zip(names, xs):
-        if v.ndim == 2: v = v[None]
-        if v.ndim != 3 or v.shape[1] not in (1, 2): raise ValueError(f"stem {k!r} must be (C, L) or (B, C, L) with C = 1 or 2, got shape {tuple(v.shape)}.")
-        out.append(v.expand(-1, 2, -1) if v.shape[1] == 1 else v)
-    if len({tuple(v.shape) for v in out}) > 1: raise ValueError(f"all stems must have the same shape, got { {k: tuple(v.shape) for k, v in zip(names, out)} }.")
-    if out[0].shape[-1] < 1: raise ValueError("stems are empty (0 samples).")
-    return torch.stack(out, 1), unbatched
 
 # %% ../nbs/42_mixer.ipynb #24f46e9f
 class StemProcessor(nn.Module):
@@ -167,7 +152,7 @@ class TCNMixer(nn.Module):
                     side=12 * torch.tanh(raw[:, :, -2] / 12), balance=12 * torch.tanh(raw[:, :, -1] / 12))
 
     def forward(self, stems:dict)->tuple: # {stem: (C, L) or (B, C, L)} -> (remixed stems dict, mixture)
-        x, unbatched = _stack(stems, self.stems)
+        x, unbatched = _stack_stems(stems, self.stems, 1, 'the mixer', exact=False)
         X = self.proc.stft(x)  # shared by the analysis and the processing
         c = self.controls(x, X)
         y = self.proc(x, c['gain'], c['eq'], c['side'], c['balance'], X)
@@ -229,7 +214,7 @@ class StaticConsole(nn.Module):
         return self
 
     def forward(self, stems:dict)->tuple: # {stem: (C, L) or (B, C, L)} -> (remixed stems dict, mixture)
-        x, unbatched = _stack(stems, self.stems)
+        x, unbatched = _stack_stems(stems, self.stems, 1, 'the mixer', exact=False)
         c = {k: v[None] for k, v in self.settings().items()}
         y = self.proc(x, c['gain'][..., None], c['eq'][..., None], c['side'][..., None], c['balance'][..., None])
         out = {k: (y[0, i] if unbatched else y[:, i]) for i, k in enumerate(self.stems)}

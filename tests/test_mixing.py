@@ -42,6 +42,23 @@ def test_shipped_encoder_heldout_retrieval():
     assert res['pair_accuracy'] >= 0.8, res  # chance 0.5
     assert res['same_song_accuracy'] >= 0.8, res
 
+def test_shipped_encoder_generated_heldout_songs(tmp_path):
+    """The shipped encoder on songs from the data generator (`mss.synth`) whose titles were held out of its training set
+    (`mss-make-dataset --n_train 32 --n_test 8 --seed 0`, train split; see bench/RESULTS.md)."""
+    import numpy as np, pytest
+    from mss import synth as ms
+    try: ms.check_tools('sung')
+    except OSError as e: pytest.skip(f"synthesis tools missing: {e}")
+    root = ms.make_dataset(tmp_path / 'gen', n_train=0, n_test=6, n_valid=0, duration=10.0, seed=0)
+    train_titles = {s.name for s in ms._split_songs(ms.find_songs(), 32, 8, np.random.default_rng(0))[0]}
+    test_titles = {p.name for p in (root / 'test').iterdir()}
+    assert len(test_titles) == 6 and not test_titles & train_titles, test_titles & train_titles
+    enc = me.MixingStyleEncoder.from_pretrained()
+    res = me.retrieval_accuracy(enc, me.FolderSongs(root, 10.0, split='test'), n=6, seed=3)
+    print(res)
+    assert res['pair_accuracy'] >= 0.8, res  # chance 0.5
+    assert res['same_song_accuracy'] >= 0.8, res
+
 @settings(max_examples=8, deadline=None)
 @given(n=st.integers(2048, 12000), gains=st.lists(st.sampled_from([0.0, 1e-3, 0.5, 1.0]), min_size=4, max_size=4))
 def test_features_finite_and_mixer_identity(n, gains):
