@@ -8,7 +8,8 @@ HTDemucs needs `demucs==4.1.0`, installed into a separate venv that reuses the s
 
     python -m venv --system-site-packages bench/.venv-peers
     bench/.venv-peers/bin/pip install demucs==4.1.0
-    bench/.venv-peers/bin/python bench/models_speed.py --threads 2 --out bench/RESULTS.models.md
+    bench/.venv-peers/bin/python bench/models_speed.py --seconds 30 --threads 2 --repeats 1 \
+        --models htdemucs,scnet_small,scnet_masked_xl_ihf,bandit,tfswa_unet --out bench/out/models_speed.md
 
 Without demucs the script still times the mss models and says HTDemucs is missing.
 """
@@ -50,6 +51,12 @@ def build(name):
         return DemucsAdapter(HTDemucs(sources=['drums', 'bass', 'other', 'vocals'], bottom_channels=512, segment=7.8)), ''
     if name == 'scnet_small': return SCNet(**SCNET_CONFIGS['small']), ''
     if name == 'scnet_masked_xl_ihf': return SCNetMasked(**SCNET_CONFIGS['xl_ihf']), ''
+    if name == 'bandit':
+        from mss.models.bandit import BandIt
+        return BandIt(), ''   # music-64, stereo, 4 stems, BiLSTM 256, 8 modules
+    if name == 'tfswa_unet':
+        from mss.models.tfswa import TFSWAUNet
+        return TFSWAUNet(), ''
     raise ValueError(f"unknown model {name!r}")
 
 
@@ -74,7 +81,7 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--repeats', type=int, default=2)
     ap.add_argument('--hop-fraction', type=float, default=0.75)
-    ap.add_argument('--models', default='htdemucs,scnet_small,scnet_masked_xl_ihf')
+    ap.add_argument('--models', default='htdemucs,scnet_small,scnet_masked_xl_ihf,bandit,tfswa_unet')
     ap.add_argument('--out', default=None, help='write a markdown report here')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)

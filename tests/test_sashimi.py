@@ -96,14 +96,20 @@ def test_shipped_configs_load():
     assert sm.sashimi_config_from(d / 'sashimi_musdb18stereo.yaml').is_stereo is True
 
 
-def test_train_mono_and_stereo_loss_decreases():
+def _tone_pairs(n, bits, scheme):
+    "16 (input, target) pairs of n samples: a tone on the left, 0.8 x it 2 samples earlier on the right, small noise."
     g = torch.Generator().manual_seed(0)
     data = []
     for i in range(16):
-        tt = torch.arange(130) / 16000
+        tt = torch.arange(n + 2) / 16000
         l = 0.6 * torch.sin(2 * math.pi * (300 + 50 * i) * tt)
-        a = torch.stack([l[2:], 0.8 * l[:-2]], -1) + 0.01 * torch.randn(128, 2, generator=g)
-        data.append(q.ar_pair(q.quantize(a, 8, 'mulaw')))
+        a = torch.stack([l[2:], 0.8 * l[:-2]], -1) + 0.01 * torch.randn(n, 2, generator=g)
+        data.append(q.ar_pair(q.quantize(a, bits, scheme), bits=bits))
+    return data
+
+
+def test_train_mono_and_stereo_loss_decreases():
+    data = _tone_pairs(128, 8, 'mulaw')
     for stereo in (False, True):
         d = data if stereo else [(x[:, :1], y[:, :1]) for x, y in data]
         torch.manual_seed(0)
@@ -153,13 +159,7 @@ def test_sashimi_train_cli_bad_config(tmp_path):
 
 
 def test_train_dml_16bit_stereo_loss_decreases():
-    g = torch.Generator().manual_seed(0)
-    data = []
-    for i in range(16):
-        tt = torch.arange(66) / 16000
-        l = 0.6 * torch.sin(2 * math.pi * (300 + 50 * i) * tt)
-        a = torch.stack([l[2:], 0.8 * l[:-2]], -1) + 0.01 * torch.randn(64, 2, generator=g)
-        data.append(q.ar_pair(q.quantize(a, 16, 'linear'), bits=16))
+    data = _tone_pairs(64, 16, 'linear')
     torch.manual_seed(0)
     m = sm.Sashimi(d_model=8, n_layers=1, pool=(4, 4), d_state=8, is_stereo=True, bits=16, head='dml', n_mixtures=3)
     hist = st.fit(m, data, None, st.TrainConfig(lr=1e-2, batch_size=8, epochs=6, device='cpu'), progress=False)
