@@ -4,7 +4,7 @@ example, TCN-mixer optimisation steps/s in features and embeddings mode, and the
 Run: python bench/mixing.py [--threads 2] [--retrieval-n 12] [--root GENERATED_SET] [--out bench/out/mixing_timings.md]
 CPU only. Prints a markdown block; numbers depend on machine load (reported).
 """
-import argparse, os, time, statistics, json
+import argparse, os, time, statistics
 import torch
 import torch.nn.functional as F
 

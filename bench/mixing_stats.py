@@ -7,7 +7,7 @@ torch seed 0). With `--root`, random 6 s crops (numpy seed 0) of the train split
     mss-make-dataset --root gen40 --n_train 32 --n_test 8 --n_valid 0 --duration 30 --seed 0
     python bench/mixing_stats.py --root gen40
 """
-import argparse, json, sys, time
+import argparse, json, time
 from pathlib import Path
 import numpy as np
 import torch

@@ -12,7 +12,7 @@ allocating the outputs).
 The peers live in a bench-only environment: `python -m venv --system-site-packages bench/.venv-peers &&
 bench/.venv-peers/bin/pip install demucs==4.1.0 "splifft[config,inference]==0.0.9" psutil`.
 """
-import argparse, json, os, resource, statistics, subprocess, sys, time
+import argparse, json, resource, statistics, subprocess, sys, time
 from pathlib import Path
 
 SR, CHUNK, STEMS = 44100, 485100, 4

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_audio.ipynb #1df28fb5
 from __future__ import annotations
-import os, re, math, tempfile, warnings, base64, io
+import os, re, math, tempfile, warnings
 from pathlib import Path
 import numpy as np
 import soundfile as sf

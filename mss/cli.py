@@ -4,12 +4,11 @@
 
 # %% ../nbs/60_cli.ipynb #01fabb52
 from __future__ import annotations
-import sys, os, warnings, traceback
+import sys, warnings
 from pathlib import Path
-import torch
 from fastcore.script import anno_parser, Param, store_true
-from .audio import save_audio, safe_name, audio_info, AudioError
-from .ola import ChunkProcessed
+from .audio import save_audio, safe_name, audio_info
+from .ola import _EventSink
 from .inference import InferenceEngine, InferenceOutput
 
 # %% auto #0
@@ -65,17 +64,10 @@ def separate_files(engine:InferenceEngine, # a ready engine
         if clash and not overwrite: raise UsageError(f"{clash[0]} exists; pass --overwrite to replace it.")
     written = {}
     for name, f in tracks.items():
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-            bar = tqdm(desc=name[:40], unit='chunk', leave=True)
-        try:
+        with _EventSink(None, progress, desc=name[:40], leave=True) as sink:
             for e in engine.stream(f, stems=want):
-                if isinstance(e, ChunkProcessed) and bar is not None:
-                    bar.total = e.total_chunks; bar.update(e.chunks_done - bar.n)
                 if isinstance(e, InferenceOutput): res = e
-        finally:
-            if bar is not None: bar.close()
+                else: sink(e)
         written[name] = {s: save_audio(out / name / f'{safe_name(s)}.wav', v, res.sample_rate, subtype=subtype) for s, v in res.outputs.items()}
     return written
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/41_encoder.ipynb #d2ee97e8
 from __future__ import annotations
-import os, sys, math, time
+import os, sys, math
 from pathlib import Path
 import numpy as np
 import torch

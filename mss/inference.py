@@ -4,15 +4,15 @@
 
 # %% ../nbs/20_inference.ipynb #fad1f955
 from __future__ import annotations
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Iterator
 import torch
 from torch import nn, Tensor
 from .audio import load_audio, resample, to_channels
-from .ola import OverlapAddProcessor, StageStarted, StageCompleted, ChunkProcessed, BatchSizeReduced, Stage, _EventSink
-from .config import (ConfigError, InferenceConfig, MSSConfig, load_yaml, load_config, load_state_dict_file, load_weights,
-                        load_msst_model, validate_derived_stems, DerivedStem)
+from .ola import OverlapAddProcessor, Stage, _EventSink
+from .config import (ConfigError, InferenceConfig, load_yaml, load_config, load_state_dict_file, load_weights,
+                        load_msst_model, validate_derived_stems)
 
 # %% auto #0
 __all__ = ['InferenceOutput', 'InferenceEngine', 'from_pretrained', 'stream', 'run']

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .features import STEMS, FEATURE_NAMES, FEATURE_GROUPS, mixing_features, feature_distance, toy_song, _stack_stems
+from .features import STEMS, mixing_features, feature_distance, _stack_stems
 
 # %% auto #0
 __all__ = ['DEFAULT_BAND_EDGES', 'eq_weights', 'balance_to_pan', 'pan_to_balance', 'StemProcessor', 'tcn_dilations',

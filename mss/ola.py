@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_ola.ipynb #aedfafbd
 from __future__ import annotations
-import math, weakref
+import math
 from dataclasses import dataclass
 from typing import Callable, Mapping
 import torch
@@ -241,7 +241,8 @@ OverlapAddProcessor.stream = stream
 # %% ../nbs/01_ola.ipynb #99badfa3
 class _EventSink:
     "Forwards events to `callback` and drives a `tqdm.auto` bar from `ChunkProcessed` events; closes the bar on exit."
-    def __init__(self, callback=None, progress=False): self.callback, self.progress, self.bar = callback, progress, None
+    def __init__(self, callback=None, progress=False, desc='separating', leave=False):
+        self.callback, self.progress, self.desc, self.leave, self.bar = callback, progress, desc, leave, None
     def __enter__(self): return self
     def __exit__(self, *exc):
         if self.bar is not None: self.bar.close()
@@ -250,7 +251,8 @@ class _EventSink:
         if self.progress and isinstance(e, ChunkProcessed):
             if self.bar is None:
                 from tqdm.auto import tqdm
-                self.bar = tqdm(total=e.total_chunks, unit='chunk', desc='separating', leave=False)
+                self.bar = tqdm(total=e.total_chunks, unit='chunk', desc=self.desc, leave=self.leave)
+            self.bar.total = e.total_chunks  # grows after an out-of-memory retry
             self.bar.update(e.chunks_done - self.bar.n)
 
 def process(self:OverlapAddProcessor,

@@ -1,9 +1,8 @@
 "End-to-end tests of `mss-separate`: a synthetic song, a tiny random SCNet in mss and MSST formats, and bad input."
-import shutil, subprocess, sys
-from pathlib import Path
-import pytest, torch, soundfile as sf
+import shutil, subprocess
+import pytest, torch
 from mss.audio import save_audio, load_audio
-from mss.config import load_config, load_msst_model
+from mss.config import load_config
 
 EXE = shutil.which('mss-separate')
 pytestmark = pytest.mark.skipif(EXE is None, reason='mss-separate is not installed (pip install -e .)')

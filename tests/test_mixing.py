@@ -1,6 +1,5 @@
 """Mixing (issue 5): mss-train-encoder command line, the shipped encoder on held-out songs, property tests."""
 import shutil, subprocess, sys
-from pathlib import Path
 import torch
 from hypothesis import given, settings, strategies as st
 from mss import features as mf, encoder as me, mixer as mm

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import math
 import dataclasses
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass, field
 from typing import NamedTuple
 import torch
 import torch.nn as nn

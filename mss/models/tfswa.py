@@ -6,7 +6,7 @@
 from __future__ import annotations
 import math
 import dataclasses
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
