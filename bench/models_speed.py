@@ -105,8 +105,8 @@ def main():
         lines.append(f"| {r['name']} | {r['params']:,} | {r['chunk']:.2f} × {r['n']} | {r['cpu']:.1f} | {r['wall']:.1f} | {rc} | {rw} |")
     load = os.getloadavg() if hasattr(os, 'getloadavg') else None
     meta = (f"{a.seconds:g} s stereo noise, 44.1 kHz; torch {torch.__version__}, {a.threads} threads, batch 1, fp32, random weights; "
-            f"hop = {a.hop_fraction:g} × chunk; best of {a.repeats}; {platform.processor() or platform.machine()}, "
-            f"load average at the end {load[0]:.1f}" if load else '')
+            f"hop = {a.hop_fraction:g} × chunk; best of {a.repeats}; {platform.processor() or platform.machine()}"
+            + (f", load average at the end {load[0]:.1f}" if load else ''))
     table = '\n'.join(lines)
     print(table); print(meta)
     for n in notes: print(n)

@@ -150,8 +150,9 @@ def model_meta(type_name:str)->ModelMeta: # a key of `MODELS`
 # %% ../nbs/02_config.ipynb #7cf968b3
 def _split(cls, d:dict|None, name:str):
     "Build `cls` from the keys of `d` it knows; the rest goes into its `extra` field."
-    d = dict(d or {})
+    if d is None: d = {}
     if not isinstance(d, dict): raise ConfigError(f"{name}: expected a mapping, got {type(d).__name__}.")
+    d = dict(d)
     known = {f.name for f in fields(cls)} - {'extra'}
     kw = {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items() if k in known}
     try: return cls(**kw, extra={k: v for k, v in d.items() if k not in known})
@@ -196,6 +197,7 @@ class MSSTConfig:
     def model_params(self, model_type:str): # a key of `MODELS`
         "The `model:` section as the typed params dataclass of `model_type` (unknown keys refused)."
         meta, d = model_meta(model_type), dict(self.model)
+        d.pop('model_type', None)  # some MSST files name the model type inside `model:`; it is not a parameter
         cls = meta.load_params_class()
         names = {f.name for f in fields(cls)}
         if 'sources' in names and 'sources' not in d and self.training.instruments: d['sources'] = list(self.training.instruments)

@@ -15,11 +15,11 @@ import torch.nn.functional as F
 import torchaudio.functional as AF
 import yaml
 from torch.utils.data import Dataset
-from .audio import audio_info
+from .audio import audio_info, to_channels, rms_db
 
 # %% auto #0
 __all__ = ['MUSDB_STEMS', 'DataError', 'Track', 'list_tracks', 'stem_groups', 'read_chunk', 'read_sources', 'Augment', 'SpecMask',
-           'SeparationBatch', 'collate_fn', 'worker_init_fn', 'TrainDataset', 'ValidDataset', 'TestDataset']
+           'SeparationBatch', 'collate_fn', 'TrainDataset', 'ValidDataset', 'TestDataset']
 
 # %% ../nbs/03_data.ipynb #64988f1e
 MUSDB_STEMS = ('vocals', 'drums', 'bass', 'other')
@@ -115,7 +115,7 @@ def read_chunk(path, # a WAV file
     "A chunk of an audio file as a float32 (channels, length) tensor, zero-filled past the end."
     x, _ = sf.read(str(path), start=max(int(offset), 0), frames=int(length), dtype='float32', always_2d=True)
     x = torch.from_numpy(x.T.copy())
-    if x.shape[0] != channels: x = x.expand(channels, -1).clone() if x.shape[0] == 1 else x.mean(0, keepdim=True)
+    x = to_channels(x, channels, name=str(path))
     if x.shape[1] < length: x = F.pad(x, (0, int(length) - x.shape[1]))
     return x
 
@@ -126,11 +126,12 @@ def read_sources(track:Track, # the track
                 )->dict[str, torch.Tensor]: # {stem: float32 (2, length)}
     "The stems of a track over one stretch, each the sum of its MUSDB source files."
     length = track.length - offset if length is None else length
-    cache = {}
-    def src(s):
-        if s not in cache: cache[s] = read_chunk(track.file(s), offset, length)
-        return cache[s]
-    return {s: sum(src(f) for f in g) for s, g in stem_groups(stems).items()}
+    groups = stem_groups(stems)
+    files = dict.fromkeys(f for g in groups.values() for f in g)  # each source file read once
+    return _group({f: read_chunk(track.file(f), offset, length) for f in files}, groups)
+
+def _group(src:dict, groups:dict)->dict: # {MUSDB source: tensor}, {stem: sources} -> {stem: summed tensor}
+    return {s: sum(src[f] for f in g) for s, g in groups.items()}
 
 # %% ../nbs/03_data.ipynb #7f3667b9
 @dataclass
@@ -218,8 +219,9 @@ class SeparationBatch:
     def mask(self)->torch.Tensor: # (B, 1, L) True on real samples
         "Boolean mask of real (unpadded) samples."
         B, _, L = self.mixture.shape
-        n = self.lengths if self.lengths is not None else torch.full((B,), L)
-        return (torch.arange(L)[None] < n[:, None])[:, None]
+        dev = self.mixture.device
+        n = self.lengths.to(dev) if self.lengths is not None else torch.full((B,), L, device=dev)
+        return (torch.arange(L, device=dev)[None] < n[:, None])[:, None]
 
     def to(self, device)->SeparationBatch:
         "The batch on `device`."
@@ -242,12 +244,6 @@ def collate_fn(items:list[dict], # dataset items
                            None if len(set(lens)) == 1 else torch.tensor(lens), queries)
 
 # %% ../nbs/03_data.ipynb #e2e1e3f5
-def worker_init_fn(worker_id:int): # DataLoader worker index
-    "DataLoader worker set-up: one torch thread per worker (the randomness is per example, see `TrainDataset`)."
-    torch.set_num_threads(1)
-
-def _rms_db(x:torch.Tensor)->float: return 10 * math.log10(float(x.double().square().mean()) + 1e-20)
-
 class TrainDataset(Dataset):
     "Random fixed-length training chunks from a MUSDB18-layout split, with remix and other augmentations."
     def __init__(self, root, # dataset root
@@ -268,6 +264,7 @@ class TrainDataset(Dataset):
                 ):
         self.tracks = list_tracks(root, subset, split, setup_file, sample_rate)
         self.groups, self.stems = stem_groups(stems), tuple(stems)
+        self.rest = [f for f in MUSDB_STEMS if not any(f in g for g in self.groups.values())]  # sources in no target
         if chunk_seconds <= 0: raise ValueError(f"chunk_seconds must be positive, got {chunk_seconds}.")
         if epoch_length < 1: raise ValueError(f"epoch_length must be at least 1, got {epoch_length}.")
         self.length = int(round(chunk_seconds * sample_rate))
@@ -292,11 +289,9 @@ class TrainDataset(Dataset):
             if self.polarity and rng.random() < 0.5: x = -x
             if self.gain: x = x * float(rng.uniform(*self.gain))
             src[s] = x; names.append(tr.name)
-        out = {s: sum(src[f] for f in g) for s, g in self.groups.items()}
-        rest = [f for f in MUSDB_STEMS if not any(f in g for g in self.groups.values())]
-        if rest: out['_rest'] = sum(src[f] for f in rest)
+        out = _group(src, self.groups)
+        if self.rest: out['_rest'] = sum(src[f] for f in self.rest)
         if self.augment and self.augment.active: out = self.augment(out, p, self.length)
-        out = {k: v[..., :self.length] for k, v in out.items()}
         name = names[0] if len(set(names)) == 1 else 'remix:' + '+'.join(names)
         return out, name
 
@@ -305,7 +300,7 @@ class TrainDataset(Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, int(i)])
         for _ in range(self.max_tries if self.silence_db is not None else 1):
             out, name = self._draw(rng)
-            if self.silence_db is None or all(_rms_db(out[s]) > self.silence_db for s in self.stems): break
+            if self.silence_db is None or all(rms_db(out[s]) > self.silence_db for s in self.stems): break
         mix = sum(out.values())
         return {'mixture': mix, 'sources': {s: out[s] for s in self.stems}, 'name': name}
 
@@ -320,16 +315,14 @@ class ValidDataset(Dataset):
                  sample_rate:int=44100, # required sample rate
                 ):
         self.tracks = list_tracks(root, subset, split, setup_file, sample_rate)
-        self.stems, self.length = tuple(stems), int(round(chunk_seconds * sample_rate))
-        stem_groups(stems)
+        self.stems, self.groups, self.length = tuple(stems), stem_groups(stems), int(round(chunk_seconds * sample_rate))
         if self.length <= 0: raise ValueError(f"chunk_seconds must be positive, got {chunk_seconds}.")
         self.index = [(k, o) for k, t in enumerate(self.tracks) for o in range(0, t.length - self.length + 1, self.length)]
     def __len__(self): return len(self.index)
     def __getitem__(self, i:int)->dict:
         k, o = self.index[i]
-        src = read_sources(self.tracks[k], MUSDB_STEMS, o, self.length)
-        out = read_sources(self.tracks[k], self.stems, o, self.length)
-        return {'mixture': sum(src.values()), 'sources': out, 'name': f"{self.tracks[k].name}@{o}"}
+        src = read_sources(self.tracks[k], MUSDB_STEMS, o, self.length)  # every source file once
+        return {'mixture': sum(src.values()), 'sources': _group(src, self.groups), 'name': f"{self.tracks[k].name}@{o}"}
 
 class TestDataset(Dataset):
     "Whole tracks of a subset (default: the test set), for full-length overlap-add evaluation."
@@ -340,9 +333,9 @@ class TestDataset(Dataset):
                  sample_rate:int=44100, # required sample rate
                 ):
         self.tracks = list_tracks(root, subset, split, setup_file, sample_rate)
-        self.stems = tuple(stems); stem_groups(stems)
+        self.stems, self.groups = tuple(stems), stem_groups(stems)
     def __len__(self): return len(self.tracks)
     def __getitem__(self, i:int)->dict:
         t = self.tracks[i]
-        src = read_sources(t, MUSDB_STEMS)
-        return {'mixture': sum(src.values()), 'sources': read_sources(t, self.stems), 'name': t.name}
+        src = read_sources(t, MUSDB_STEMS)  # every source file once
+        return {'mixture': sum(src.values()), 'sources': _group(src, self.groups), 'name': t.name}

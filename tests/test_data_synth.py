@@ -52,7 +52,7 @@ def test_layout_and_metadata(tiny):
 def test_stems_sum_to_mixture(tiny):
     for d in list((tiny / 'train').iterdir()) + list((tiny / 'test').iterdir()):
         ints = {s: sf.read(d / f'{s}.wav', dtype='int16')[0].astype(np.int32) for s in ('mixture',) + ms.STEMS}
-        assert np.abs(ints['mixture'] - sum(ints[s] for s in ms.STEMS)).max() <= 1  # exact in fact
+        assert np.abs(ints['mixture'] - sum(ints[s] for s in ms.STEMS)).max() == 0  # integer stems sum exactly
         fl = {s: sf.read(d / f'{s}.wav', dtype='float64')[0] for s in ('mixture',) + ms.STEMS}
         assert np.abs(fl['mixture'] - sum(fl[s] for s in ms.STEMS)).max() <= 1 / 32768
         for s in ms.STEMS: assert np.abs(ints[s]).max() > 30, f"{d.name}/{s} is silent"
@@ -91,6 +91,12 @@ def test_validation_is_deterministic(tiny):
     assert len(a) == 3
     for i in range(len(a)):
         assert torch.equal(a[i]['mixture'], b[i]['mixture']) and a[i]['name'] == b[i]['name']
+    # consecutive 2-s chunks of the one validation track, each the files' own samples
+    t = a.tracks[0]
+    assert [a[i]['name'] for i in range(3)] == [f"{t.name}@{k * 88200}" for k in range(3)]
+    it = a[1]
+    assert torch.equal(it['sources']['vocals'], md.read_chunk(t.file('vocals'), 88200, 88200))
+    assert torch.allclose(it['mixture'], sum(it['sources'].values()), atol=1e-6)
 
 def test_remix_changes_pairing(tiny):
     ds = md.TrainDataset(tiny, chunk_seconds=1.0, epoch_length=20, seed=0, remix=True)
@@ -110,11 +116,16 @@ def test_augmentations_keep_sum(tiny):
             it = ds[i]
             assert it['mixture'].shape == (2, 44100)
             assert torch.allclose(it['mixture'], sum(it['sources'].values()), atol=1e-5)
+    # the gain really applies: the same draws with gain 2 instead of 1 give exactly twice the sources
+    one, two = (md.TrainDataset(tiny, chunk_seconds=1.0, epoch_length=2, augment=md.Augment(gain=(g, g)))[1] for g in (1.0, 2.0))
+    assert all(torch.equal(two['sources'][s], 2 * one['sources'][s]) for s in one['sources'])
 
 def test_metrics_bounds(tiny):
     it = md.TestDataset(tiny)[0]
     v = it['sources']['vocals']
     assert float(mm.usdr(v, it['mixture'])) < float(mm.usdr(v, v))
+    assert abs(float(mm.usdr(v, 0.5 * v)) - 10 * np.log10(4)) < 1e-4  # error of half the source: 6.02 dB
+    assert float(mm.usdr(v, torch.zeros_like(v))) < 1e-6  # silence as the estimate: 0 dB
 
 def test_same_seed_identical_files_via_cli(tiny, tmp_path):
     out = tmp_path / 'again'
@@ -159,7 +170,6 @@ def test_gm_vocals_track():
 def test_examples_do_not_depend_on_worker_count(tiny):
     from torch.utils.data import DataLoader
     ds = md.TrainDataset(tiny, chunk_seconds=0.5, epoch_length=6, seed=3)
-    get = lambda w: [b.mixture for b in DataLoader(ds, batch_size=2, num_workers=w, collate_fn=md.collate_fn,
-                                                     worker_init_fn=md.worker_init_fn)]
+    get = lambda w: [b.mixture for b in DataLoader(ds, batch_size=2, num_workers=w, collate_fn=md.collate_fn)]
     a, b = get(0), get(2)
     assert all(torch.equal(x, y) for x, y in zip(a, b)) and len(a) == 3

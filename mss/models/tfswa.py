@@ -21,7 +21,7 @@ class TFSWAError(ValueError):
 
 @dataclass
 class TFSWAConfig:
-    "Hyperparameters of `TFSWAUNet` (defaults: ≈ 15 M parameters, 4 stems, stereo, 44.1 kHz)."
+    "Hyperparameters of `TFSWAUNet` (defaults: 15.8 M parameters, 4 stems, stereo, 44.1 kHz)."
     stems: list = field(default_factory=lambda: ['vocals', 'drums', 'bass', 'other']) # output stem names, in order
     sample_rate: int = 44100 # Hz
     in_channels: int = 2 # audio channels C
