@@ -7,17 +7,17 @@ from __future__ import annotations
 import math, re, sys
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
-import yaml
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 from fastcore.script import call_parse, store_true
 from .audio import load_audio, save_audio, audio_info
+from .config import load_yaml  # one YAML reader for the whole project
 
 # %% auto #0
 __all__ = ['QuantizedDataError', 'zero_token', 'minmax_scale', 'quantize', 'dequantize', 'ar_pair', 'QuantizedConfig',
-           'load_yaml', 'quantized_config', 'config_dir', 'natural_key', 'split_files', 'QuantizedAudioDataset',
-           'ar_collate', 'musdb_stereo_wav', 'musdb_stereo_wav_cli']
+           'quantized_config', 'config_dir', 'natural_key', 'split_files', 'QuantizedAudioDataset', 'ar_collate',
+           'musdb_stereo_wav', 'musdb_stereo_wav_cli']
 
 # %% ../nbs/05_quantized.ipynb #96699afa
 class QuantizedDataError(ValueError):
@@ -108,14 +108,6 @@ def _from_dict(cls, d:dict, name:str):
     d = dict(d)
     if 'split' in d: d['split'] = tuple(d['split'])
     return cls(**d)
-
-def load_yaml(path)->dict: # the parsed mapping
-    "Read a YAML mapping, with clear errors."
-    path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"{path}: no such config file.")
-    d = yaml.safe_load(path.read_text())
-    if not isinstance(d, dict): raise QuantizedDataError(f"{path}: expected a YAML mapping at the top level.")
-    return d
 
 def quantized_config(src, # a YAML path, a dict, or a `QuantizedConfig`
                      **overrides, # fields to replace (e.g. root=...)

@@ -5,13 +5,15 @@
 # %% ../nbs/15_sashimi_train.ipynb #5c12b445
 from __future__ import annotations
 import math, os, json, sys
+import dataclasses
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader
 from fastcore.script import call_parse, store_true
-from .quantized import ar_collate, zero_token, QuantizedAudioDataset, quantized_config, load_yaml
+from .quantized import ar_collate, zero_token, QuantizedAudioDataset, quantized_config
+from .config import load_yaml
 from .models.sashimi import Sashimi, SashimiConfig, SashimiError, sashimi_config_from, sashimi_param_groups, ar_nll
 
 # %% auto #0
@@ -86,8 +88,7 @@ def train_sashimi(model:Sashimi, # the model (trained in place)
                   **overrides, # or settings directly
                  ): # yields metric dicts
     "Train `model`, yielding `{'kind': 'train', 'step', 'epoch', 'loss', 'bps', 'lr'}` per step and `{'kind': 'valid', ...}` per validation."
-    cfg = cfg or TrainConfig()
-    for k, v in overrides.items(): setattr(cfg, k, v)
+    cfg = dataclasses.replace(cfg or TrainConfig(), **overrides)  # a copy: the caller's config is left alone
     dev = torch.device(cfg.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     model.to(dev)
     groups = sashimi_param_groups(model, cfg.weight_decay)

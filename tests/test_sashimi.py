@@ -47,6 +47,10 @@ def test_sashimi_param_count_and_length_error():
     m = sm.Sashimi()
     assert sm.n_params(m) == 4_988_928
     assert sm.n_params(sm.Sashimi(is_stereo=False)) == 4_988_928
+    # the mono model has none of the stereo parts, and the stereo one has them all
+    stereo_only = ('embed.proj.', 'embed.emb.1.', 'head.cond.', 'head.right_head.')
+    assert not any(k.startswith(stereo_only) for k in m.state_dict())
+    assert {p for p in stereo_only if any(k.startswith(p) for k in sm.Sashimi(is_stereo=True).state_dict())} == set(stereo_only)
     with pytest.raises(sm.SashimiError, match='must be a multiple of 16'):
         m(torch.zeros(1, 24, dtype=torch.long))
 
@@ -165,3 +169,12 @@ def test_train_dml_16bit_stereo_loss_decreases():
     hist = st.fit(m, data, None, st.TrainConfig(lr=1e-2, batch_size=8, epochs=6, device='cpu'), progress=False)
     losses = [h['loss'] for h in hist]
     assert sum(losses[-3:]) < sum(losses[:3]) - 0.3, losses
+
+
+def test_train_overrides_leave_the_config_alone():
+    cfg = st.TrainConfig(lr=1e-2, batch_size=8, epochs=1, device='cpu')
+    m = sm.Sashimi(d_model=8, n_layers=1, pool=(4, 4), d_state=8)
+    data = [(x[:, :1], y[:, :1]) for x, y in _tone_pairs(64, 8, 'mulaw')]
+    steps = [r for r in st.train_sashimi(m, data, None, cfg, lr=0.5) if r['kind'] == 'train']
+    assert steps and all(r['lr'] == 0.5 for r in steps) and cfg.lr == 1e-2
+    with pytest.raises(TypeError): next(st.train_sashimi(m, data, None, cfg, typo_key=3))

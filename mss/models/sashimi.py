@@ -12,7 +12,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from fastcore.basics import patch
 from ..audio import save_audio
-from ..quantized import zero_token, dequantize, load_yaml, quantized_config
+from ..quantized import zero_token, dequantize, quantized_config
+from ..config import load_yaml
 from .s4 import S4D, ssm_param_groups
 
 # %% auto #0
@@ -38,7 +39,6 @@ class SashimiConfig:
     head: str = 'categorical' # 'categorical' (softmax over 2**bits) or 'dml' (discretised logistic mixture)
     n_mixtures: int = 10 # logistic components per channel for the 'dml' head
     is_stereo: bool = False # model two channels jointly (tokens (B, T, 2)); False: the published mono model
-    ssm_lr: float = 1e-3 # learning rate of the SSM parameters (their own optimiser group, no weight decay)
 
     @property
     def channels(self)->int: return 2 if self.is_stereo else 1
@@ -80,11 +80,10 @@ class S4Block(nn.Module):
     def __init__(self, H:int, # channels
                  d_state:int=64, # S4D state size
                  dropout:float=0.0, # dropout in the S4D layer
-                 ssm_lr:float=1e-3, # SSM learning rate
                 ):
         super().__init__()
         self.norm = nn.LayerNorm(H)
-        self.layer = S4D(H, d_state, dropout=dropout, ssm_lr=ssm_lr, transposed=False)
+        self.layer = S4D(H, d_state, dropout=dropout, transposed=False)
     def forward(self, x): return x + self.layer(self.norm(x))[0]
     def default_state(self, batch, device=None): return self.layer.default_state(batch, device)
     def step(self, x, state):
@@ -139,7 +138,7 @@ class UpStage(nn.Module):
 
 def _blocks(H, cfg):
     layers = []
-    for _ in range(cfg.n_layers): layers += [S4Block(H, cfg.d_state, cfg.dropout, cfg.ssm_lr), FFBlock(H, cfg.ff, cfg.dropout)]
+    for _ in range(cfg.n_layers): layers += [S4Block(H, cfg.d_state, cfg.dropout), FFBlock(H, cfg.ff, cfg.dropout)]
     return nn.ModuleList(layers)
 
 def _run(blocks, x):
@@ -384,7 +383,8 @@ def generate(model:Sashimi, # a trained model
             r = forced[:, 1] if forced is not None else _sample(orr, cfg.head, cfg.bits, temperature, gen)
             x, o = torch.stack([l, r], -1), torch.stack([ol, orr], 1)
         else: x, o = l[:, None], ol
-        toks.append(x); outs.append(o)
+        toks.append(x)
+        if return_outputs: outs.append(o)  # otherwise not kept: n_samples × classes per step adds up
     toks = torch.stack(toks, 1)
     return (toks, torch.stack(outs, 1)) if return_outputs else toks
 
