@@ -20,7 +20,7 @@ p.add_argument('--out', default=None)
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 from mss.features import toy_song, mixing_features, feature_distance, STEMS
-from mss.encoder import MixingStyleEncoder, SyntheticSongs, FolderSongs, retrieval_accuracy
+from mss.encoder import MixingStyleEncoder, SyntheticSongs, FolderSongs, retrieval_accuracy, HELD_OUT_SEED
 from mss.mixer import TCNMixer, optimise_mixer
 
 def timeit(fn, repeats):
@@ -52,7 +52,7 @@ with torch.no_grad():
 res = {}
 for mode in ('features', 'embeddings'):
     mixer = TCNMixer(tuple(STEMS), sr)
-    if mode == 'features': loss = lambda s, m: feature_distance(mixing_features(s, sr, mixture=m), f_t)
+    if mode == 'features': loss = lambda s, m: feature_distance(mixing_features(s, sr), f_t)
     else: loss = lambda s, m: 1 - F.cosine_similarity(enc({k: v[None] for k, v in s.items()}), e_t).mean()
     optimise_mixer(mixer, song, loss, steps=1, lr=1e-3)  # warm-up
     t = time.perf_counter(); optimise_mixer(mixer, song, loss, steps=a.mixer_steps, lr=1e-3); dt = time.perf_counter() - t
@@ -62,7 +62,7 @@ def mean_retrieval(make_source):
     rs = [retrieval_accuracy(enc, make_source(), n=a.retrieval_n, seed=7 + i) for i in range(a.retrieval_seeds)]
     return {k: statistics.mean(r[k] for r in rs) for k in ('pair_accuracy', 'same_song_accuracy', 'top1', 'chance_top1')}
 t = time.perf_counter()
-sources = {f"synthetic fallback songs (seeds {1_000_500}+)": lambda: SyntheticSongs('heldout', 10.0, sr, pool=a.retrieval_n, refresh=0, seed=500)}
+sources = {f"synthetic fallback songs (seeds {HELD_OUT_SEED + 500}+)": lambda: SyntheticSongs('heldout', 10.0, sr, pool=a.retrieval_n, refresh=0, seed=500)}
 if a.root: sources[f"generated songs, test split of {a.root}"] = lambda: FolderSongs(a.root, 10.0, sr, split='test')
 rets = {name: mean_retrieval(src) for name, src in sources.items()}
 t_ret = time.perf_counter() - t

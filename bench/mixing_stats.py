@@ -33,7 +33,7 @@ std = torch.maximum(F.std(0), FALLBACK_SCALE.double() / 10)
 out = dict(names=FEATURE_NAMES, mean=[round(v, 5) for v in F.mean(0).tolist()], std=[round(v, 5) for v in std.tolist()],
            raw_std=[round(v, 5) for v in F.std(0).tolist()], n_mixes=N, seconds=SECONDS, sample_rate=SR,
            source=((f"{N} random {SECONDS:g} s crops (numpy seed 0) of the train split of a generated dataset "
-                    f"({len(folder.tracks)} tracks: mss-make-dataset --n_train 32 --n_test 8 --n_valid 0 --duration 30 --seed 0)" if folder else
+                    f"({len(folder.tracks)} tracks under {Path(a.root).name}/train; see its metadata.json for how it was made)" if folder else
                     "toy_song seeds 0-63 (mss.features.toy_song, the synthetic fallback)")
                    + ", each remixed with one mss.encoder.random_mix_settings draw (torch seed 0); std floored at FALLBACK_SCALE/10"),
            command="python bench/mixing_stats.py" + (" --root <generated set>" if folder else ""))

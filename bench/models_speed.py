@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 import torch
 from torch import nn
 
-from mss.models.scnet import SCNET_CONFIGS, SCNet, SCNetMasked, count_params
+from mss.config import count_params
+from mss.models.scnet import SCNET_CONFIGS, SCNet, SCNetMasked
 from mss.ola import OverlapAddProcessor
 
 

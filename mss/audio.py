@@ -13,7 +13,7 @@ import torchaudio.functional as AF
 
 # %% auto #0
 __all__ = ['AudioError', 'ClippingWarning', 'db_to_amp', 'amp_to_db', 'peak_db', 'rms_db', 'to_channels', 'to_stereo', 'resample',
-           'audio_info', 'load_audio', 'save_audio', 'safe_name', 'show_audio', 'listen']
+           'stft', 'istft', 'audio_info', 'load_audio', 'save_audio', 'safe_name', 'show_audio', 'listen']
 
 # %% ../nbs/00_audio.ipynb #f33fc4c4
 class AudioError(ValueError):
@@ -27,16 +27,20 @@ def db_to_amp(db): # gain in dB (float or Tensor)
     "Linear amplitude factor of a gain in dB."
     return 10 ** (db / 20) if not torch.is_tensor(db) else torch.pow(10.0, db / 20)
 
-def amp_to_db(amp, floor:float=1e-12): # linear amplitude (float or Tensor); `floor` avoids log(0)
+def amp_to_db(amp, # linear amplitude (float or Tensor)
+              floor:float=1e-12, # smallest amplitude considered, so that silence gives a finite value
+             ):
     "Gain in dB of a linear amplitude factor."
     if torch.is_tensor(amp): return 20 * torch.log10(amp.abs().clamp_min(floor))
     return 20 * math.log10(max(abs(amp), floor))
 
-def peak_db(x:torch.Tensor)->float: # audio (..., L)
+def peak_db(x:torch.Tensor, # audio (..., L)
+           )->float:
     "Sample peak in dBFS (-inf-safe: silence gives -240 dB)."
     return amp_to_db(float(x.abs().max()) if x.numel() else 0.0)
 
-def rms_db(x:torch.Tensor)->float: # audio (..., L)
+def rms_db(x:torch.Tensor, # audio (..., L)
+          )->float:
     "RMS level in dBFS over all channels and samples."
     return amp_to_db(float(x.double().pow(2).mean().sqrt()) if x.numel() else 0.0)
 
@@ -58,7 +62,9 @@ def to_channels(x:torch.Tensor, # audio (C, L)
     if channels == 1: return x.mean(0, keepdim=True)
     raise AudioError(f"{name}: cannot convert {c} channels to {channels}; channels must be 1 or 2.")
 
-def to_stereo(x:torch.Tensor, downmix:bool=False)->torch.Tensor: # audio (C, L) -> (2, L)
+def to_stereo(x:torch.Tensor, # audio (C, L)
+              downmix:bool=False, # allow folding more than two channels down
+             )->torch.Tensor: # (2, L)
     "Stereo version of `x` (see `to_channels`)."
     return to_channels(x, 2, downmix)
 
@@ -72,8 +78,34 @@ def resample(x:torch.Tensor, # audio (..., L)
     if orig_sr <= 0 or new_sr <= 0: raise AudioError(f"sample rates must be positive, got {orig_sr} -> {new_sr}.")
     return AF.resample(x, int(orig_sr), int(new_sr))
 
+# %% ../nbs/00_audio.ipynb #stft-code1
+def stft(x:torch.Tensor, # audio (..., L)
+         n_fft:int, # FFT size
+         hop:int, # hop (samples)
+         window:torch.Tensor|None=None, # (n_fft,) analysis window; None: Hann
+         normalized:bool=False, # scale by 1/sqrt(n_fft)
+        )->torch.Tensor: # complex (..., n_fft//2 + 1, frames)
+    "Centred, zero-padded STFT over the last axis."
+    if window is None: window = torch.hann_window(n_fft, device=x.device, dtype=x.dtype)
+    X = torch.stft(x.reshape(-1, x.shape[-1]), n_fft, hop, window=window, center=True, pad_mode='constant',
+                   normalized=normalized, return_complex=True)
+    return X.reshape(*x.shape[:-1], *X.shape[-2:])
+
+def istft(X:torch.Tensor, # complex (..., n_fft//2 + 1, frames)
+          length:int, # output length (samples)
+          n_fft:int, # FFT size, as in `stft`
+          hop:int, # hop, as in `stft`
+          window:torch.Tensor|None=None, # the window given to `stft`; None: Hann
+          normalized:bool=False, # as in `stft`
+         )->torch.Tensor: # audio (..., length)
+    "Inverse of `stft`, cut or zero-padded to `length` samples."
+    if window is None: window = torch.hann_window(n_fft, device=X.device, dtype=X.real.dtype)
+    y = torch.istft(X.reshape(-1, *X.shape[-2:]), n_fft, hop, window=window, center=True, normalized=normalized, length=length)
+    return y.reshape(*X.shape[:-2], length)
+
 # %% ../nbs/00_audio.ipynb #98c07da6
-def audio_info(path)->tuple[int, int, int]: # (sample_rate, frames, channels)
+def audio_info(path, # an audio file
+              )->tuple[int, int, int]: # (sample_rate, frames, channels)
     "Sample rate, length in frames and channel count of an audio file, without reading it."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"{path}: no such audio file.")
@@ -144,7 +176,8 @@ def save_audio(path, # output file; the format follows the extension (.wav, .fla
     return path
 
 # %% ../nbs/00_audio.ipynb #e90d5845
-def safe_name(name:str)->str: # a stem or track name -> a safe file/folder name
+def safe_name(name:str, # a stem or track name
+             )->str: # a safe file or folder name
     "A file-system-safe version of `name` (no path separators, no leading dots, not empty)."
     s = re.sub(r'[^\w .\-]', '_', str(name), flags=re.UNICODE).strip().lstrip('.')
     s = re.sub(r'\s+', ' ', s)
@@ -176,6 +209,8 @@ def show_audio(stems, # {name: audio (C, L) or (L,)} or a single tensor
     note = '' if scale == 1 else f'<br><small>all clips scaled by {amp_to_db(scale):.1f} dB (common factor) to fit ±1</small>'
     return HTML(f'<table><tr>{cells}</tr></table>{note}')
 
-def listen(x, sample_rate:int=44100): # audio (C, L) or (L,)
+def listen(x, # audio (C, L) or (L,)
+           sample_rate:int=44100, # its sample rate (Hz)
+          ):
     "One player for one clip, levels kept (`normalize=False`)."
     return show_audio({'': x}, sample_rate)

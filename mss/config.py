@@ -11,11 +11,11 @@ import yaml
 import torch
 
 # %% auto #0
-__all__ = ['MODELS', 'WRAPPER_KEYS', 'ConfigError', 'CheckpointError', 'config_from_dict', 'config_to_dict', 'load_yaml',
-           'save_yaml', 'ModelMeta', 'model_meta', 'MSSTAudio', 'MSSTTraining', 'MSSTInference', 'MSSTConfig',
-           'msst_config_from_dict', 'load_msst_config', 'DerivedStem', 'validate_derived_stems', 'InferenceConfig',
-           'MSSConfig', 'load_config', 'save_config', 'unwrap_state_dict', 'load_state_dict_file', 'load_weights',
-           'infer_model_type', 'load_msst_model']
+__all__ = ['MODELS', 'WRAPPER_KEYS', 'ConfigError', 'CheckpointError', 'config_from_dict', 'count_params', 'config_to_dict',
+           'load_yaml', 'save_yaml', 'ModelMeta', 'model_meta', 'MSSTAudio', 'MSSTTraining', 'MSSTInference',
+           'MSSTConfig', 'msst_config_from_dict', 'load_msst_config', 'DerivedStem', 'validate_derived_stems',
+           'InferenceConfig', 'MSSConfig', 'load_config', 'save_config', 'unwrap_state_dict', 'load_state_dict_file',
+           'load_weights', 'infer_model_type', 'load_msst_model']
 
 # %% ../nbs/02_config.ipynb #f77be83a
 class ConfigError(ValueError):
@@ -67,7 +67,13 @@ def _plain(o):
     if isinstance(o, Path): return str(o)
     return o
 
-def config_to_dict(cfg)->dict: # a dataclass instance (or a dict); returns plain dicts/lists/scalars
+def count_params(model:torch.nn.Module, # any module; works on the meta device too
+                )->int:
+    "Number of parameters."
+    return sum(p.numel() for p in model.parameters())
+
+def config_to_dict(cfg, # a dataclass instance (or a dict)
+                  )->dict: # plain dicts, lists and scalars
     "Plain, YAML-ready dict of a config (nested dataclasses and tuples become dicts and lists)."
     return _plain(cfg)
 
@@ -78,7 +84,8 @@ class _TupleSafeLoader(yaml.SafeLoader):
 _TupleSafeLoader.add_constructor('tag:yaml.org,2002:python/tuple',
                                  lambda loader, node: tuple(loader.construct_sequence(node, deep=True)))
 
-def load_yaml(path)->dict: # a YAML file; returns its top-level mapping
+def load_yaml(path, # a YAML file
+             )->dict: # its top-level mapping
     "Read a YAML file with a safe loader that accepts `!!python/tuple`."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"{path}: no such config file.")
@@ -141,7 +148,8 @@ MODELS: dict[str, ModelMeta] = {m.type_name: m for m in [
     ModelMeta('tfswa_unet', 'mss.models.tfswa', 'TFSWAUNet', 'TFSWAConfig', 'TFSWA-style ResUNet (the project’s own design)'),
 ]}
 
-def model_meta(type_name:str)->ModelMeta: # a key of `MODELS`
+def model_meta(type_name:str, # a key of `MODELS`
+              )->ModelMeta:
     "The `ModelMeta` record of a model type, with a clear error for unknown names."
     if type_name not in MODELS:
         raise ConfigError(f"unknown model type {type_name!r}; known types: {', '.join(MODELS)}.")
@@ -216,7 +224,8 @@ def msst_config_from_dict(d:dict, # the parsed YAML
                       inference=_split(MSSTInference, d.get('inference'), f"{where}: inference"),
                       extra={k: v for k, v in d.items() if k not in main}, path=str(path) if path else None)
 
-def load_msst_config(path)->MSSTConfig: # an MSST-style YAML file
+def load_msst_config(path, # an MSST-style YAML file
+                    )->MSSTConfig:
     "Read an MSST-style YAML file as it is."
     return msst_config_from_dict(load_yaml(path), path)
 

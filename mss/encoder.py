@@ -14,15 +14,14 @@ import torchaudio.functional as AF
 from fastcore.script import call_parse, store_true
 from tqdm.auto import tqdm
 from .audio import load_audio, audio_info
-from .features import toy_song, _stack_stems
+from .features import STEMS, toy_song, _stack_stems
 
 # %% auto #0
-__all__ = ['STEMS', 'SETTING_RANGES', 'HELD_OUT_SEED', 'random_mix_settings', 'apply_mix_settings', 'EncoderError', 'FiLM',
+__all__ = ['SETTING_RANGES', 'HELD_OUT_SEED', 'random_mix_settings', 'apply_mix_settings', 'EncoderError', 'FiLM',
            'MixingStyleEncoder', 'SyntheticSongs', 'FolderSongs', 'contrastive_batch', 'nt_xent', 'retrieval_accuracy',
            'train_encoder', 'train_encoder_cli']
 
 # %% ../nbs/41_encoder.ipynb #70a8ac47
-STEMS = ('vocals', 'bass', 'drums', 'other')
 SETTING_RANGES = {'gain_db': (-8., 8.), 'eq_db': (-8., 8.), 'side_db': (-12., 6.), 'balance_db': (-6., 6.), 'master_db': (-6., 6.)}
 
 def random_mix_settings(n:int, # number of settings
@@ -47,11 +46,12 @@ def apply_mix_settings(stems:dict, # {stem: (B, C, L)} stereo audio, B = number 
                       )->dict: # {stem: (B, 2, L)} processed stems
     "Apply per-stem gain, 3-band EQ, side gain and balance (and the master gain) to every stem."
     out = {}
+    L = stems[STEMS[0]].shape[-1]
+    W = _eq3_weights(torch.fft.rfftfreq(L, 1 / sample_rate)).to(stems[STEMS[0]])  # (F, 3), the same for every stem
     for i, k in enumerate(STEMS):
         x = stems[k]; B, C, L = x.shape
         if C == 1: x = x.expand(B, 2, L)
         X = torch.fft.rfft(x, dim=-1)
-        W = _eq3_weights(torch.fft.rfftfreq(L, 1 / sample_rate)).to(x)  # (F, 3)
         gdb = settings['gain_db'][:, i, None] + settings['master_db'][:, None] + settings['eq_db'][:, i] @ W.T  # (B, F)
         y = torch.fft.irfft(X * torch.pow(10., gdb / 20)[:, None], n=L, dim=-1)
         m, s = (y[:, 0] + y[:, 1]) / 2, (y[:, 0] - y[:, 1]) / 2 * torch.pow(10., settings['side_db'][:, i, None] / 20)
@@ -100,10 +100,6 @@ class MixingStyleEncoder(nn.Module):
         self.stems, self.sample_rate, self.dim, self.n_fft, self.hop = tuple(stems), sample_rate, dim, n_fft, hop
         self.register_buffer('window', torch.hann_window(n_fft), persistent=False)
         self.register_buffer('mel', AF.melscale_fbanks(n_fft // 2 + 1, 20., sample_rate / 2, n_mels, sample_rate), persistent=False)
-        # each FFT bin feeds at most two triangular mel filters: apply the filterbank as two index_adds (cost ∝ bins)
-        top = self.mel.topk(2, dim=1)
-        self.register_buffer('mel_idx', top.indices.T.contiguous(), persistent=False)
-        self.register_buffer('mel_w', top.values.T.contiguous(), persistent=False)
         ch = [3] + [width * m for m in (1, 2, 3, 4, 4, 4)]
         nc = len(self.stems) + 1
         self.blocks = nn.ModuleList(_Block(a, b, nc) for a, b in zip(ch[:-1], ch[1:]))
@@ -114,13 +110,13 @@ class MixingStyleEncoder(nn.Module):
 
     def frontend(self, x): # x (B, S, 2, L) stems -> (B*(S+1), 3, n_mels, T) for the stems then the mix
         "Mel levels of mid and side (dB, scaled) and the L-R level difference of every stem and of the mix."
-        X = torch.fft.rfft(x.unfold(-1, self.n_fft, self.hop) * self.window, dim=-1)  # (B, S, 2, T, F)
+        X = torch.stft(x.reshape(-1, x.shape[-1]), self.n_fft, self.hop, window=self.window, center=False, return_complex=True)
+        X = X.reshape(*x.shape[:-1], *X.shape[-2:]).transpose(-1, -2)  # (B, S, 2, T, F)
         X = torch.cat([X, X.sum(1, keepdim=True)], 1)  # the mix spectrum is the sum of the stems' spectra
         B, n, _, T, nf = X.shape
         L_, R_ = X[:, :, 0], X[:, :, 1]
         pw = torch.stack([L_.real ** 2 + L_.imag ** 2, R_.real ** 2 + R_.imag ** 2, L_.real * R_.real + L_.imag * R_.imag])  # |L|², |R|², Re(L R*)
-        mel = pw.new_zeros(*pw.shape[:-1], self.mel.shape[1])
-        mel = mel.index_add(-1, self.mel_idx[0], pw * self.mel_w[0]).index_add(-1, self.mel_idx[1], pw * self.mel_w[1])
+        mel = pw @ self.mel  # (3, B, n, T, n_mels)
         pl, pr, cr = mel.reshape(3, B * n, T, -1).unbind(0)
         db = lambda p: 10 * torch.log10(p.clamp_min(0) + 1e-8)
         m, s, lr = db((pl + pr + 2 * cr) / 2), db((pl + pr - 2 * cr) / 2), db(pl) - db(pr)  # mid, side: M, S = (L ± R)/√2
@@ -131,7 +127,7 @@ class MixingStyleEncoder(nn.Module):
                )->torch.Tensor: # (B, dim) L2-normalised embedding
         if sample_rate is not None and sample_rate != self.sample_rate:
             raise EncoderError(f"stems are at {sample_rate} Hz but the encoder expects {self.sample_rate} Hz; resample them first.")
-        xs = _check_stems(stems, self.stems)
+        xs = _check_stems(stems, self.stems, self.n_fft)
         return self.embed(self.frontend(xs))
 
     def embed(self, h:torch.Tensor)->torch.Tensor: # frontend output (B*(S+1), 3, n_mels, T) -> (B, dim)
@@ -184,10 +180,11 @@ class FolderSongs:
         self.tracks = sorted(d for d in root.iterdir() if d.is_dir() and all((d / f'{k}.wav').exists() for k in STEMS))
         if not self.tracks: raise FileNotFoundError(f"{root}: no track folders with {', '.join(k + '.wav' for k in STEMS)}.")
         self.seconds, self.sample_rate = seconds, sample_rate
-    def __call__(self, rng:np.random.Generator)->dict:
-        d = self.tracks[int(rng.integers(len(self.tracks)))]
-        sr, frames, _ = audio_info(d / 'vocals.wav')
-        off = float(rng.uniform(0, max(frames / sr - self.seconds, 0)))
+        self.durations = [frames / sr for sr, frames, _ in (audio_info(d / 'vocals.wav') for d in self.tracks)]  # s, read once
+    def __call__(self, rng:np.random.Generator, # random source: which track and where
+                )->dict: # {stem: (2, seconds * sample_rate)}
+        k = int(rng.integers(len(self.tracks))); d = self.tracks[k]
+        off = float(rng.uniform(0, max(self.durations[k] - self.seconds, 0)))
         out = {k: load_audio(d / f'{k}.wav', self.sample_rate, 2, off, self.seconds)[0] for k in STEMS}
         L = int(round(self.seconds * self.sample_rate))
         return {k: F.pad(v, (0, max(0, L - v.shape[-1])))[:, :L] for k, v in out.items()}
@@ -274,7 +271,7 @@ def train_encoder(out, # run folder: last.pt (resumable) and encoder.pt (final w
     bar = tqdm(range(start, steps), initial=start, total=steps, disable=not progress, desc='encoder')
     for step in bar:
         views, _ = contrastive_batch(source, batch, rng, gen, enc.sample_rate)
-        with torch.no_grad(): h = enc.frontend(_check_stems(views, enc.stems))  # no gradient to the audio needed
+        with torch.no_grad(): h = enc.frontend(_check_stems(views, enc.stems, enc.n_fft))  # no gradient to the audio needed
         loss = nt_xent(enc.embed(h))
         opt.zero_grad(); loss.backward()
         torch.nn.utils.clip_grad_norm_(enc.parameters(), 1.0); opt.step()

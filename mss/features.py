@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from .audio import stft
 
 # %% auto #0
 __all__ = ['FEATURE_NAMES', 'FEATURE_UNITS', 'FEATURE_GROUPS', 'EPS_P', 'EPS_A', 'FALLBACK_SCALE', 'toy_song', 'power_db',
@@ -119,7 +120,8 @@ FEATURE_GROUPS = [r[2] for r in _ROWS]  # dynamics / spectral / stereo / relativ
 # %% ../nbs/40_features.ipynb #9189af1d
 EPS_P, EPS_A = 1e-12, 1e-6
 
-def power_db(p:torch.Tensor)->torch.Tensor: # power (any shape, >= 0)
+def power_db(p:torch.Tensor, # power (any shape, >= 0)
+            )->torch.Tensor: # dB
     "`10·log10(p + 1e-12)`: dB of a power with the MF-56 floor."
     return 10 * torch.log10(p + EPS_P)
 
@@ -299,8 +301,7 @@ def mixing_features(stems:dict, # {"vocals", "bass", "drums", "other"} -> (C, L)
     B, S, C, T = x.shape
     tb = _freq_tables(int(sample_rate))
     win = torch.hann_window(N_FFT, dtype=x.dtype, device=x.device)
-    stft = lambda y: torch.stft(y.reshape(-1, y.shape[-1]), N_FFT, HOP, window=win, center=True, pad_mode='constant', return_complex=True)
-    X = stft(x).reshape(B, S, C, N_FFT // 2 + 1, -1)
+    X = stft(x, N_FFT, HOP, win)  # (B, S, C, F, T)
     kw = k_weight(x, sample_rate)
     if mixture is None: m, Xm, kwm = x.sum(1, keepdim=True), X.sum(1, keepdim=True), kw.sum(1, keepdim=True)
     else:
@@ -308,7 +309,7 @@ def mixing_features(stems:dict, # {"vocals", "bass", "drums", "other"} -> (C, L)
         if m.ndim == 2: m = m[None]
         if m.ndim != 3 or m.shape[0] != B or m.shape[-1] != T or m.shape[1] not in (1, 2):
             raise ValueError(f"mixture must be (C, L) or (B, C, L) matching the stems {(B, C, T)}, got shape {tuple(m.shape)}.")
-        m = m.expand(B, 2, T)[:, None]; Xm = stft(m).reshape(B, 1, C, N_FFT // 2 + 1, -1); kwm = k_weight(m, sample_rate)
+        m = m.expand(B, 2, T)[:, None]; Xm = stft(m, N_FFT, HOP, win); kwm = k_weight(m, sample_rate)
     fs, fm = _signal_features(x, X, kw, sample_rate, tau, tb), _signal_features(m, Xm, kwm, sample_rate, tau, tb)
     Xr = Xm - X
     masked = _masked_fraction(fs['P'], Xr[:, :, 0].abs() ** 2 + Xr[:, :, 1].abs() ** 2, tb, mask_offset_db)
@@ -345,13 +346,17 @@ def _fallback_scale():
 
 FALLBACK_SCALE = _fallback_scale()
 
-def feature_stats(path=None)->dict: # {"names", "mean", "std", "source", ...}
+def feature_stats(path=None, # a statistics JSON; None: the committed one
+                 )->dict: # {"names", "mean", "std", "source", ...}
     "The committed MF-56 normalisation statistics (`mss/assets/mf56_stats.json`)."
     path = Path(path) if path else Path(__import__('mss').__file__).parent / 'assets' / 'mf56_stats.json'
     if not path.exists(): raise FileNotFoundError(f"{path}: MF-56 statistics file not found.")
     st = json.loads(path.read_text())
     if st.get('names') != FEATURE_NAMES: raise ValueError(f"{path}: its feature names do not match FEATURE_NAMES.")
     return st
+
+@lru_cache(maxsize=1)
+def _stats_std()->torch.Tensor: return torch.tensor(feature_stats()['std'])
 
 # %% ../nbs/40_features.ipynb #c997addd
 def feature_distance(a:torch.Tensor, # features (..., 56)
@@ -361,7 +366,7 @@ def feature_distance(a:torch.Tensor, # features (..., 56)
                     )->torch.Tensor: # (...,) mean squared normalised difference
     "Batched normalised squared distance between MF-56 vectors."
     if isinstance(scale, str):
-        if scale == 'stats': scale = torch.tensor(feature_stats()['std'])
+        if scale == 'stats': scale = _stats_std()  # read once, not on every optimisation step
         elif scale == 'fallback': scale = FALLBACK_SCALE
         else: raise ValueError(f"scale must be 'stats', 'fallback', a tensor or None, got {scale!r}.")
     z = (a - b) if scale is None else (a - b) / torch.as_tensor(scale).to(a)

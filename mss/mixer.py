@@ -9,7 +9,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .features import STEMS, mixing_features, feature_distance, _stack_stems
+from .features import mixing_features, feature_distance, _stack_stems
+from .audio import stft, istft
 
 # %% auto #0
 __all__ = ['DEFAULT_BAND_EDGES', 'eq_weights', 'balance_to_pan', 'pan_to_balance', 'StemProcessor', 'tcn_dilations',
@@ -57,14 +58,10 @@ class StemProcessor(nn.Module):
         self.register_buffer('W', eq_weights(torch.fft.rfftfreq(self.n_fft, 1 / sample_rate), band_edges), persistent=False)
 
     def stft(self, x): # (..., L) -> (..., F, T)
-        sh = x.shape
-        X = torch.stft(x.reshape(-1, sh[-1]), self.n_fft, self.hop, window=self.window, center=True, pad_mode='constant', return_complex=True)
-        return X.reshape(*sh[:-1], *X.shape[-2:])
+        return stft(x, self.n_fft, self.hop, self.window)
 
     def istft(self, X, length): # (..., F, T) -> (..., L)
-        sh = X.shape
-        y = torch.istft(X.reshape(-1, *sh[-2:]), self.n_fft, self.hop, window=self.window, center=True, length=length)
-        return y.reshape(*sh[:-2], length)
+        return istft(X, length, self.n_fft, self.hop, self.window)
 
     def forward(self, x, # stems (B, S, 2, L)
                 gain, # (B, S, T) or (B, S, 1) dB
@@ -272,7 +269,7 @@ def oracle_recovery(stems:dict, # {stem: (C, L)} input stems
     "Optimise an identity console towards the MF-56 features of the same stems under known settings."
     names = tuple(stems)
     target = StaticConsole(names, sample_rate, band_edges).set_settings(gain, eq, None, balance)
-    feats = lambda s, m: mixing_features({k: s[k] for k in STEMS}, sample_rate, mixture=m)
+    feats = lambda s, m: mixing_features(s, sample_rate)  # m is the sum of s: no need to analyse it twice
     with torch.no_grad(): ft = feats(*target(stems))
     free = free or tuple(k for k, v in (('gain', gain), ('eq', eq), ('balance', balance)) if v is not None)
     con = StaticConsole(names, sample_rate, band_edges, free)

@@ -23,7 +23,8 @@ __all__ = ['QuantizedDataError', 'zero_token', 'minmax_scale', 'quantize', 'dequ
 class QuantizedDataError(ValueError):
     "Bad argument or input for the quantised datasets."
 
-def zero_token(bits:int=8)->int: # the code of silence, 2**(bits-1)
+def zero_token(bits:int=8, # quantisation bits
+              )->int: # the code of silence, 2**(bits-1)
     "Token of a zero sample; the first input token of every sequence."
     return 1 << (bits - 1)
 
@@ -126,7 +127,8 @@ def config_dir()->Path: # mss/assets/configs
     return Path(mss.__file__).parent / 'assets' / 'configs'
 
 # %% ../nbs/05_quantized.ipynb #a5319720
-def natural_key(s:str)->list: # sort key: digit runs compare as numbers
+def natural_key(s:str, # a file name
+               )->list: # sort key: digit runs compare as numbers
     "Natural sort key: 'song2' sorts before 'song10'."
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r'(\d+)', str(s))]
 

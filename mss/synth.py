@@ -54,7 +54,8 @@ SOUNDFONTS = (
 def _missing(what:str)->SynthDependencyError:
     return SynthDependencyError(f"{what}; install the synthesis tools with: {APT_LINE}")
 
-def available_soundfonts(soundfonts=SOUNDFONTS)->list[Soundfont]: # installed GM soundfonts
+def available_soundfonts(soundfonts=SOUNDFONTS, # candidate soundfonts
+                        )->list[Soundfont]: # the installed ones
     "The soundfonts of `soundfonts` whose file exists."
     return [s for s in soundfonts if Path(s.path).is_file()]
 
@@ -97,7 +98,8 @@ class Song:
     @property
     def name(self)->str: return f"{self.artist} - {self.title}"
 
-def find_songs(sources=MIDI_SOURCES)->list[Song]: # songs of every installed source, sorted by name
+def find_songs(sources=MIDI_SOURCES, # candidate MIDI sources
+              )->list[Song]: # songs of every installed source, sorted by name
     "The MIDI songs of the installed `sources`."
     out = []
     for s in sources:

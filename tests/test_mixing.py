@@ -71,3 +71,4 @@ def test_features_finite_and_mixer_identity(n, gains):
     out, mix = mm.TCNMixer(tuple(stems), 8000, receptive_field=0.3, hidden=8)(stems)
     for k in stems: assert (out[k] - stems[k]).abs().max() <= 1e-6
     assert (mix - sum(out.values())).abs().max() <= 1e-5
+    assert (mix - sum(stems.values())).abs().max() <= 1e-5  # the identity mixer's mixture is the input mixture

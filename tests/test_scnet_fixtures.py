@@ -14,6 +14,7 @@ import yaml
 
 import mss
 from mss import config as mc
+from mss.config import count_params
 from mss.models import scnet as sc
 
 FIXTURES = Path(mss.__file__).parents[1].parent / 'shared' / 'fixtures'
@@ -133,14 +134,14 @@ def test_key_listing(path):
     variant, cfg, n, rows = read_keys(path)
     with torch.device('meta'): m = (sc.SCNetMasked if variant == 'scnet_masked' else sc.SCNet)(**cfg)
     assert [(k, tuple(v.shape)) for k, v in m.state_dict().items()] == rows
-    assert sc.count_params(m) == n
+    assert count_params(m) == n
 
 
 @pytest.mark.parametrize('name,expected', [('small', (10578768, 10597284)), ('large', (42181232, 42199748)),
                                            ('xl', (54006896, 54025412)), ('xl_ihf', (53466800, 53485316))])
 def test_param_counts_spec_2_2(name, expected):
     with torch.device('meta'):
-        got = (sc.count_params(sc.SCNet(**sc.SCNET_CONFIGS[name])), sc.count_params(sc.SCNetMasked(**sc.SCNET_CONFIGS[name])))
+        got = (count_params(sc.SCNet(**sc.SCNET_CONFIGS[name])), count_params(sc.SCNetMasked(**sc.SCNET_CONFIGS[name])))
     assert got == expected
 
 

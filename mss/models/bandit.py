@@ -11,6 +11,7 @@ from typing import NamedTuple
 import torch
 import torch.nn as nn
 import torchaudio
+from ..audio import stft, istft
 
 # %% auto #0
 __all__ = ['BandItError', 'BandItConfig', 'QueryBandItConfig', 'band_stft', 'band_istft', 'BandLayout', 'musical_bands',
@@ -53,11 +54,7 @@ def band_stft(x:torch.Tensor, # audio (B, C, L) float32
               hop_length:int=512, # hop (samples)
              )->torch.Tensor: # complex STFT (B, C, n_fft//2+1, T)
     "Centred, normalized Hann STFT of a batch of multichannel signals."
-    B, C, L = x.shape
-    w = torch.hann_window(n_fft, device=x.device, dtype=x.dtype)
-    X = torch.stft(x.reshape(B * C, L), n_fft, hop_length, window=w, center=True, pad_mode='constant',
-                   normalized=True, return_complex=True)
-    return X.reshape(B, C, *X.shape[-2:])
+    return stft(x, n_fft, hop_length, normalized=True)
 
 def band_istft(X:torch.Tensor, # complex STFT (..., F, T)
                length:int, # output length (samples)
@@ -65,11 +62,7 @@ def band_istft(X:torch.Tensor, # complex STFT (..., F, T)
                hop_length:int=512, # hop (as in `band_stft`)
               )->torch.Tensor: # audio (..., length)
     "Inverse of `band_stft`, cut or padded to `length` samples."
-    w = torch.hann_window(n_fft, device=X.device, dtype=X.real.dtype)
-    lead = X.shape[:-2]
-    y = torch.istft(X.reshape(-1, *X.shape[-2:]), n_fft, hop_length, window=w, center=True, normalized=True,
-                    length=length)
-    return y.reshape(*lead, length)
+    return istft(X, length, n_fft, hop_length, normalized=True)
 
 # %% ../../nbs/11_models.bandit.ipynb #72a1fcea
 class BandLayout(NamedTuple):

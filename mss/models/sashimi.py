@@ -13,12 +13,12 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from ..audio import save_audio
 from ..quantized import zero_token, dequantize, quantized_config
-from ..config import load_yaml
+from ..config import load_yaml, count_params
 from .s4 import S4D, ssm_param_groups
 
 # %% auto #0
-__all__ = ['SashimiError', 'SashimiConfig', 'sashimi_config_from', 'S4Block', 'FFBlock', 'DownPool', 'UpPool', 'UpStage',
-           'SashimiBackbone', 'TokenEmbed', 'CategoricalHead', 'DMLHead', 'Sashimi', 'n_params', 'dml_log_prob',
+__all__ = ['n_params', 'SashimiError', 'SashimiConfig', 'sashimi_config_from', 'S4Block', 'FFBlock', 'DownPool', 'UpPool',
+           'UpStage', 'SashimiBackbone', 'TokenEmbed', 'CategoricalHead', 'DMLHead', 'Sashimi', 'dml_log_prob',
            'ar_nll', 'bits_per_sample', 'generate', 'tokens_to_audio', 'save_generated', 'sashimi_param_groups']
 
 # %% ../../nbs/14_models.sashimi.ipynb #3e22dac8
@@ -242,9 +242,7 @@ class Sashimi(nn.Module):
         return torch.stack([self.head.left(h), self.head.right(h, yl)], -2)
 
 # %% ../../nbs/14_models.sashimi.ipynb #be6284cf
-def n_params(model:nn.Module)->int: # number of parameters
-    "Total parameter count."
-    return sum(p.numel() for p in model.parameters())
+n_params = count_params  # the name this notebook and its tests use
 
 # %% ../../nbs/14_models.sashimi.ipynb #ab7dfce5
 def dml_log_prob(params:torch.Tensor, # (..., 3·K): logits, means, log-scales

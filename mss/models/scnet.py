@@ -13,7 +13,7 @@ from ..config import config_from_dict, ConfigError
 
 # %% auto #0
 __all__ = ['SCNET_CONFIGS', 'SCNetConfig', 'band_splits', 'Swish', 'ConvolutionModule', 'SDLayer', 'SDBlock', 'DualPathRNN',
-           'FeatureConversion', 'SeparationNet', 'FusionLayer', 'SULayer', 'SCNet', 'SCNetMasked', 'count_params',
+           'FeatureConversion', 'SeparationNet', 'FusionLayer', 'SULayer', 'SCNet', 'SCNetMasked',
            'scnet_config_from_state_dict']
 
 # %% ../../nbs/10_models.scnet.ipynb #9b4c287e
@@ -309,10 +309,6 @@ SCNET_CONFIGS = {
     'xl_ihf': dict(dims=[4, 64, 128, 256], band_SR=[0.23, 0.37, 0.40], band_stride=[1, 4, 4], band_kernel=[3, 4, 4],
                    conv_depths=[3, 3, 3], num_dplayer=8),
 }
-
-def count_params(model:nn.Module)->int: # works on the meta device too
-    "Number of parameters."
-    return sum(p.numel() for p in model.parameters())
 
 # %% ../../nbs/10_models.scnet.ipynb #20905a44
 def scnet_config_from_state_dict(sd:dict, # SCNet / SCNetMasked state_dict (flat, unwrapped)

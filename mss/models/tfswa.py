@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from ..audio import stft, istft
 
 # %% auto #0
 __all__ = ['TFSWAError', 'TFSWAConfig', 'window_partition', 'window_reverse', 'shifted_window_mask', 'WindowAttention',
@@ -255,9 +256,7 @@ class TFSWAUNet(nn.Module):
         c = self.config
         _check_mixture(mixture, c.in_channels)
         B, C, L = mixture.shape
-        win = torch.hann_window(c.n_fft, device=mixture.device)
-        X = torch.stft(mixture.reshape(B * C, L), c.n_fft, c.hop_length, window=win, center=True,
-                       pad_mode='constant', return_complex=True).view(B, C, c.n_fft // 2 + 1, -1)
+        X = stft(mixture, c.n_fft, c.hop_length)  # (B, C, F, T)
         T = X.shape[-1]
         feat = torch.view_as_real(X[:, :, :c.n_freq]).permute(0, 1, 4, 2, 3).reshape(B, 2 * C, c.n_freq, T)
         feat = feat / (feat.pow(2).mean((1, 2, 3), keepdim=True).sqrt() + 1e-8)   # scale-free input
@@ -266,5 +265,5 @@ class TFSWAUNet(nn.Module):
         m = torch.view_as_complex(m.view(B, len(self.stems), C, 2, c.n_freq, T).permute(0, 1, 2, 4, 5, 3).contiguous())
         m = F.pad(m, (0, 0, 0, c.n_fft // 2 + 1 - c.n_freq))                     # zero mask above n_freq
         Y = (m * X[:, None]).reshape(-1, c.n_fft // 2 + 1, T)
-        y = torch.istft(Y, c.n_fft, c.hop_length, window=win, center=True, length=L).view(B, -1, C, L)
+        y = istft(Y, L, c.n_fft, c.hop_length).view(B, -1, C, L)
         return {s: y[:, i] for i, s in enumerate(self.stems)}
