@@ -14,8 +14,8 @@ import torch
 __all__ = ['MODELS', 'WRAPPER_KEYS', 'ConfigError', 'CheckpointError', 'config_from_dict', 'count_params', 'config_to_dict',
            'load_yaml', 'save_yaml', 'ModelMeta', 'model_meta', 'MSSTAudio', 'MSSTTraining', 'MSSTInference',
            'MSSTConfig', 'msst_config_from_dict', 'load_msst_config', 'DerivedStem', 'validate_derived_stems',
-           'InferenceConfig', 'MSSConfig', 'load_config', 'save_config', 'unwrap_state_dict', 'load_state_dict_file',
-           'load_weights', 'infer_model_type', 'load_msst_model']
+           'InferenceConfig', 'MSSConfig', 'is_msst_dict', 'load_config', 'save_config', 'unwrap_state_dict',
+           'load_state_dict_file', 'load_weights', 'infer_model_type', 'load_msst_model']
 
 # %% ../nbs/02_config.ipynb #f77be83a
 class ConfigError(ValueError):
@@ -334,12 +334,17 @@ class MSSConfig:
         "Build the (randomly initialised) model."
         return model_meta(self.model_type).build(self.model)
 
+def is_msst_dict(d:dict, # a parsed config file
+                )->bool: # True for MSST-style files (they have `audio:` and/or `training:` sections)
+    "Whether a parsed config is MSST-style rather than an `mss` file."
+    return bool({'audio', 'training'} & set(d))
+
 def load_config(path, # an mss or MSST-style YAML file
                 model_type:str|None=None, # needed for MSST files that do not name their model type
                )->MSSConfig:
     "Read an `mss` config file (or an MSST-style one) into a validated `MSSConfig`."
     d = load_yaml(path)
-    if 'model_type' in d and not ({'audio', 'training'} & set(d)):
+    if 'model_type' in d and not is_msst_dict(d):
         unknown = [k for k in d if k not in ('model_type', 'model', 'inference')]
         if unknown: raise ConfigError(f"{path}: unknown top-level key(s) {', '.join(map(repr, unknown))}; allowed keys: model_type, model, inference.")
         if model_type and model_type != d['model_type']: raise ConfigError(f"{path}: says model_type {d['model_type']!r}, but {model_type!r} was asked for.")

@@ -12,7 +12,7 @@ from torch import nn, Tensor
 from .audio import load_audio, resample, to_channels
 from .ola import OverlapAddProcessor, Stage, _EventSink
 from .config import (ConfigError, InferenceConfig, load_yaml, load_config, load_state_dict_file, load_weights,
-                        load_msst_model, validate_derived_stems)
+                        load_msst_model, validate_derived_stems, is_msst_dict)
 
 # %% auto #0
 __all__ = ['InferenceOutput', 'InferenceEngine', 'from_pretrained', 'stream', 'run']
@@ -53,8 +53,6 @@ class InferenceEngine:
                 f"hop={c.hop_size_seconds:g} s, batch={c.batch_size}, normalize={c.normalize}, device={self.device})")
 
 # %% ../nbs/20_inference.ipynb #9fc26caa
-def _is_msst(d:dict)->bool: return bool({'audio', 'training'} & set(d))
-
 @classmethod
 def from_pretrained(cls:type[InferenceEngine],
                     config_path, # an `mss` or MSST-style YAML file
@@ -66,9 +64,7 @@ def from_pretrained(cls:type[InferenceEngine],
                    )->InferenceEngine:
     "Build an engine from a config file and (optionally) a checkpoint."
     config_path = Path(config_path)
-    if not config_path.exists(): raise FileNotFoundError(f"{config_path}: no such config file.")
-    d = load_yaml(config_path)
-    if _is_msst(d):
+    if is_msst_dict(load_yaml(config_path)):
         model = load_msst_model(config_path, checkpoint_path, model_type=model_type, strict=strict)
         inf = InferenceConfig.from_msst(model.msst_config)
     else:
