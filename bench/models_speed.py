@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 import torch
 from torch import nn
 
-from mss.config import count_params
+from mss.models import count_params
 from mss.models.scnet import SCNET_CONFIGS, SCNet, SCNetMasked
 from mss.ola import OverlapAddProcessor
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import torch
 
 torch.set_num_threads(1)
-from mss.models.sashimi import Sashimi, n_params, generate, save_generated
+from mss.models import count_params
+from mss.models.sashimi import Sashimi, generate, save_generated
 from mss.quantized import quantize, ar_pair, zero_token
 from mss.sashimi_train import TrainConfig, train_sashimi, evaluate
 
@@ -24,7 +25,7 @@ def _clock():
 def speed(args):
     torch.manual_seed(0)
     m = Sashimi().eval()  # the published 4,988,928-parameter mono model (random weights: speed does not depend on them)
-    res = {'params': n_params(m), 'n': args.n, 'threads': torch.get_num_threads(), 'cpu': platform.processor() or platform.machine(),
+    res = {'params': count_params(m), 'n': args.n, 'threads': torch.get_num_threads(), 'cpu': platform.processor() or platform.machine(),
            'load_avg_start': os.getloadavg()}
     # recurrent mode: the whole n-sample generation, measured
     w0, c0 = _clock()
@@ -144,7 +145,7 @@ def train(args):
             rec['wall_s'] = time.perf_counter() - w0
             hist.append(rec)
             if rec['kind'] == 'valid': print(name, json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rec.items()}), flush=True)
-        res['runs'][name] = {'params': n_params(m), 'wall_s': time.perf_counter() - w0, 'history': hist,
+        res['runs'][name] = {'params': count_params(m), 'wall_s': time.perf_counter() - w0, 'history': hist,
                              'final_valid': [h for h in hist if h['kind'] == 'valid'][-1]}
         if stereo:
             w0 = time.perf_counter()

@@ -12,8 +12,11 @@ import torch
 import torchaudio.functional as AF
 
 # %% auto #0
-__all__ = ['AudioError', 'ClippingWarning', 'db_to_amp', 'amp_to_db', 'peak_db', 'rms_db', 'to_channels', 'to_stereo', 'resample',
-           'stft', 'istft', 'audio_info', 'load_audio', 'save_audio', 'safe_name', 'show_audio', 'listen']
+__all__ = ['STEMS', 'AudioError', 'ClippingWarning', 'db_to_amp', 'amp_to_db', 'peak_db', 'rms_db', 'to_channels', 'to_stereo',
+           'resample', 'stft', 'istft', 'audio_info', 'load_audio', 'save_audio', 'safe_name', 'show_audio', 'listen']
+
+# %% ../nbs/00_audio.ipynb #b33264dc
+STEMS = ('vocals', 'drums', 'bass', 'other')  # MUSDB18's stems, in MUSDB18's order
 
 # %% ../nbs/00_audio.ipynb #f33fc4c4
 class AudioError(ValueError):

@@ -10,12 +10,16 @@ from typing import Iterator
 import torch
 from torch import nn, Tensor
 from .audio import load_audio, resample, to_channels
-from .ola import OverlapAddProcessor, Stage, _EventSink
-from .config import (ConfigError, InferenceConfig, load_yaml, load_config, load_state_dict_file, load_weights,
-                        load_msst_model, validate_derived_stems, is_msst_dict)
+from fastcore.basics import patch
+from .events import Event, StageStarted, StageCompleted, drain
+from .ola import OverlapAddProcessor
+from .types import SeparationModel, check_model
+from .config import ConfigError, InferenceConfig, load_yaml, validate_derived_stems, is_msst_dict
+from .checkpoint import load_state_dict_file, load_weights
+from .models import load_config, load_msst_model
 
 # %% auto #0
-__all__ = ['InferenceOutput', 'InferenceEngine', 'from_pretrained', 'stream', 'run']
+__all__ = ['InferenceOutput', 'InferenceEngine']
 
 # %% ../nbs/20_inference.ipynb #41198944
 @dataclass
@@ -28,11 +32,11 @@ class InferenceOutput:
 class InferenceEngine:
     "Run a separation model over whole tracks: overlap-add, normalisation, derived stems, typed events."
     def __init__(self,
-                 model:nn.Module, # a separation model: (B, C, L) -> {stem: (B, C, L)}, with `stems` and `sample_rate`
+                 model:SeparationModel, # a separation model: (B, C, L) -> {stem: (B, C, L)} (see `mss.types`)
                  config:InferenceConfig|None=None, # chunking, batching, normalisation, derived stems (None: defaults)
                  device=None, # where the model runs: 'cpu', 'cuda', … (None: CUDA if available)
                 ):
-        if not hasattr(model, 'stems'): raise ConfigError(f"{type(model).__name__} has no `stems` attribute; a separation model must list its stems.")
+        check_model(model)
         self.device = torch.device(device if device is not None else ('cuda' if torch.cuda.is_available() else 'cpu'))
         self.model = model.to(self.device).eval()
         self.config = (config or InferenceConfig()).resolved(model)
@@ -53,12 +57,12 @@ class InferenceEngine:
                 f"hop={c.hop_size_seconds:g} s, batch={c.batch_size}, normalize={c.normalize}, device={self.device})")
 
 # %% ../nbs/20_inference.ipynb #9fc26caa
-@classmethod
-def from_pretrained(cls:type[InferenceEngine],
+@patch(cls_method=True)
+def from_pretrained(cls:InferenceEngine,
                     config_path, # an `mss` or MSST-style YAML file
                     checkpoint_path=None, # weights (raw or wrapped state_dict); None: random weights
                     device=None, # where the model runs (None: CUDA if available)
-                    model_type:str|None=None, # for MSST files: a key of `mss.config.MODELS` (None: from the checkpoint)
+                    model_type:str|None=None, # for MSST files: a key of `mss.models.MODELS` (None: from the checkpoint)
                     strict:bool=True, # refuse missing/unexpected keys
                     **overrides, # InferenceConfig fields to override: batch_size, hop_size_seconds, normalize, derived_stems…
                    )->InferenceEngine:
@@ -76,22 +80,22 @@ def from_pretrained(cls:type[InferenceEngine],
     import dataclasses
     inf = dataclasses.replace(inf, **{k: v for k, v in overrides.items() if v is not None})
     return cls(model, inf, device)
-InferenceEngine.from_pretrained = from_pretrained
 
 # %% ../nbs/20_inference.ipynb #992d31b5
+@patch
 def _prepare(self:InferenceEngine, audio, sample_rate:int|None)->Tensor:
     if isinstance(audio, (str, Path)):
-        x, _ = load_audio(audio, sample_rate=self.sample_rate, channels=getattr(self.model, 'audio_channels', 2) or 2)
+        x, _ = load_audio(audio, sample_rate=self.sample_rate, channels=self.model.audio_channels)
         return x
     if not torch.is_tensor(audio): raise TypeError(f"audio must be a path or a (C, L) tensor, got {type(audio).__name__}.")
     x = audio.detach().float()
     if x.ndim == 1: x = x[None]
     if x.ndim != 2: raise ValueError(f"audio must be (channels, samples), got shape {tuple(audio.shape)}.")
-    x = to_channels(x, getattr(self.model, 'audio_channels', 2) or 2, name='audio')
+    x = to_channels(x, self.model.audio_channels, name='audio')
     if sample_rate is not None and sample_rate != self.sample_rate: x = resample(x, sample_rate, self.sample_rate)
     return x.cpu()
-InferenceEngine._prepare = _prepare
 
+@patch
 def stream(self:InferenceEngine,
            audio, # a path, or a (C, L) / (L,) tensor
            sample_rate:int|None=None, # the tensor's rate, when it differs from the model's (Hz)
@@ -105,29 +109,30 @@ def stream(self:InferenceEngine,
     mix = self._prepare(audio, sample_rate)
     x, mean, std = mix, 0.0, 1.0
     if self.config.normalize:
-        yield Stage.Started('normalize')
+        yield StageStarted('normalize')
         mono = mix.mean(0)
         mean, std = float(mono.mean()), float(mono.std())
         if std > 1e-8: x = (mix - mean) / std
         else: std = 1.0
-        yield Stage.Completed('normalize')
-    out = yield from self.processor.stream(self.model, x, self.config.batch_size, self.device, 'cpu', **model_kwargs)
-    yield Stage.Started('stitch')
+        yield StageCompleted('normalize')
+    for out in self.processor.stream(self.model, x, self.config.batch_size, self.device, 'cpu', **model_kwargs):
+        if isinstance(out, Event): yield out  # the last item is the stems
+    yield StageStarted('stitch')
     if self.config.normalize:
         for v in out.values(): v.mul_(std).add_(mean)
-    yield Stage.Completed('stitch')
-    yield Stage.Started('collect_outputs')
+    yield StageCompleted('stitch')
+    yield StageStarted('collect_outputs')
     missing = [s for s in self.model.stems if s not in out]
     if missing: raise ValueError(f"the model returned stems {list(out)}, not its declared stems {list(self.model.stems)}.")
     outputs = {s: out[s] for s in self.model.stems}
-    yield Stage.Completed('collect_outputs')
-    yield Stage.Started('derive_stems')
+    yield StageCompleted('collect_outputs')
+    yield StageStarted('derive_stems')
     pool = dict(outputs, mixture=mix)
     for rule in self.derived: pool[rule.name] = outputs[rule.name] = rule.apply(pool)
-    yield Stage.Completed('derive_stems')
+    yield StageCompleted('derive_stems')
     yield InferenceOutput({s: outputs[s] for s in want}, self.sample_rate)
-InferenceEngine.stream = stream
 
+@patch
 def run(self:InferenceEngine,
         audio, # a path, or a (C, L) / (L,) tensor
         sample_rate:int|None=None, # the tensor's rate, when it differs from the model's (Hz)
@@ -137,8 +142,4 @@ def run(self:InferenceEngine,
         **model_kwargs, # passed to the model
        )->InferenceOutput:
     "Separate one track and return its stems."
-    with _EventSink(callback, progress) as sink:
-        for e in self.stream(audio, sample_rate, stems, **model_kwargs):
-            if isinstance(e, InferenceOutput): return e
-            sink(e)
-InferenceEngine.run = run
+    return drain(self.stream(audio, sample_rate, stems, **model_kwargs), callback, progress, 'separating')

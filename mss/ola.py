@@ -5,47 +5,18 @@
 # %% ../nbs/01_ola.ipynb #aedfafbd
 from __future__ import annotations
 import math
-from dataclasses import dataclass
 from typing import Callable, Mapping
 import torch
 from torch import nn, Tensor
+from fastcore.basics import patch
+from .events import StageStarted, StageCompleted, ChunkProcessed, BatchSizeReduced, EventSink, drain
 
 # %% auto #0
-__all__ = ['StageStarted', 'StageCompleted', 'ChunkProcessed', 'BatchSizeReduced', 'ChunkOutOfMemoryError', 'Stage',
-           'OverlapAddProcessor', 'stream', 'process']
+__all__ = ['ChunkOutOfMemoryError', 'OverlapAddProcessor']
 
 # %% ../nbs/01_ola.ipynb #205e32c0
-@dataclass(frozen=True)
-class StageStarted:
-    "A named stage of the work began."
-    name: str
-
-@dataclass(frozen=True)
-class StageCompleted:
-    "A named stage of the work ended."
-    name: str
-
-@dataclass(frozen=True)
-class ChunkProcessed:
-    "One batch of chunks went through the model and was stitched into the output."
-    batch_index: int  # 0-based index of the batch
-    total_batches: int  # batches in the whole run (can grow after an out-of-memory retry)
-    chunks_done: int  # chunks stitched so far
-    total_chunks: int  # chunks in the whole run
-    samples_final: int  # output samples that no later chunk will change
-
-@dataclass(frozen=True)
-class BatchSizeReduced:
-    "The model ran out of memory; the remaining chunks are retried with a smaller batch."
-    old: int
-    new: int
-
 class ChunkOutOfMemoryError(RuntimeError):
     "The model ran out of memory even with one chunk per batch."
-
-class Stage:
-    "splifft-style names for the stage events: `Stage.Started(name)`, `Stage.Completed(name)`."
-    Started, Completed = StageStarted, StageCompleted
 
 # %% ../nbs/01_ola.ipynb #b383e2e4
 class OverlapAddProcessor:
@@ -71,13 +42,14 @@ class OverlapAddProcessor:
         return f"OverlapAddProcessor(chunk={self.chunk_size}, hop={self.hop_size}, overlap={self.overlap_samples}, fs={self.fs})"
 
 # %% ../nbs/01_ola.ipynb #45373887
+@patch
 def _starts(self:OverlapAddProcessor, length:int)->list[int]:
     "Chunk starts for a track of `length` samples: `0, H, 2H, …`, the last aligned to the end."
     N, H = self.chunk_size, self.hop_size
     if length <= N: return [0]
     return list(range(0, length - N, H)) + [length - N]
-OverlapAddProcessor._starts = _starts
 
+@patch
 def _chunk_window(self:OverlapAddProcessor, first:bool, last:bool)->Tensor:
     "float64 window of one chunk: no fade-in for the first chunk, no fade-out for the last."
     w = self._w64.clone()
@@ -85,8 +57,8 @@ def _chunk_window(self:OverlapAddProcessor, first:bool, last:bool)->Tensor:
     if first: w[:mid] = peak
     if last: w[mid:] = peak
     return w
-OverlapAddProcessor._chunk_window = _chunk_window
 
+@patch
 def _coefficients(self:OverlapAddProcessor, starts:list[int], k:int)->tuple[Tensor, int]:
     "Running-average coefficients `c` (chunk_size,) float32 of chunk `k`, and `j` such that `c[j:] == 1` (first coverage)."
     N, s, K = self.chunk_size, starts[k], len(starts)
@@ -105,7 +77,6 @@ def _coefficients(self:OverlapAddProcessor, starts:list[int], k:int)->tuple[Tens
         self._coef_cache[key] = (c, int(below[-1]) + 1 if len(below) else 0)
         if len(self._coef_cache) > 64: self._coef_cache.pop(next(iter(self._coef_cache)))
     return self._coef_cache[key]
-OverlapAddProcessor._coefficients = _coefficients
 
 # %% ../nbs/01_ola.ipynb #407188e7
 def _check_audio(audio)->None:
@@ -116,6 +87,7 @@ def _check_audio(audio)->None:
     lo, hi = torch.aminmax(audio)  # one pass, no (C, L) mask; NaN propagates into both
     if not (bool(torch.isfinite(lo)) and bool(torch.isfinite(hi))): raise ValueError("audio contains NaN or Inf samples.")
 
+@patch
 def _chunk_audio(self:OverlapAddProcessor, audio:Tensor, # (C, L) float
                 )->tuple[Tensor, int, int]: # (chunks (n_chunks, C, chunk_size), padded_length, original_length)
     "All chunks of `audio` at once; a track shorter than one chunk is zero-padded to `chunk_size`."
@@ -123,8 +95,8 @@ def _chunk_audio(self:OverlapAddProcessor, audio:Tensor, # (C, L) float
     L, N = audio.shape[-1], self.chunk_size
     padded = torch.nn.functional.pad(audio, (0, N - L)) if L < N else audio
     return torch.stack([padded[:, s:s + N] for s in self._starts(padded.shape[-1])]), padded.shape[-1], L
-OverlapAddProcessor._chunk_audio = _chunk_audio
 
+@patch
 def _stitch(self:OverlapAddProcessor, out:dict, chunk_out:Mapping, starts:list[int], first:int)->None:
     "Fold chunks `first, first+1, …` (outputs `(b, C, chunk)` per stem) into `out` in place, in order."
     N = self.chunk_size
@@ -137,8 +109,8 @@ def _stitch(self:OverlapAddProcessor, out:dict, chunk_out:Mapping, starts:list[i
             yi = y[i].to(o.device, o.dtype)
             if j: o[:, s:s + j].lerp_(yi[:, :j], c[:j])   # samples earlier chunks already cover
             if j < N: o[:, s + j:s + N].copy_(yi[:, j:])  # samples this chunk is the first to cover (c = 1)
-OverlapAddProcessor._stitch = _stitch
 
+@patch
 def _reconstruct_audio(self:OverlapAddProcessor,
                        processed_chunks:dict, # {stem: (n_chunks, C, chunk_size)}
                        padded_length:int, # length the chunks were cut from
@@ -152,7 +124,6 @@ def _reconstruct_audio(self:OverlapAddProcessor,
     out = {k: v.new_zeros(v.shape[1], padded_length) for k, v in processed_chunks.items()}
     self._stitch(out, processed_chunks, starts, 0)
     return {k: v[:, :original_length] for k, v in out.items()}
-OverlapAddProcessor._reconstruct_audio = _reconstruct_audio
 
 # %% ../nbs/01_ola.ipynb #f42f8105
 def _is_oom(e:BaseException)->bool:
@@ -181,6 +152,7 @@ def _check_output(y, b:int, C:int, N:int)->None:
             raise ValueError(f"stem {name!r}: the model returned shape {shape} for an input of shape {(b, C, N)}; expected {(b, C, N)}.")
 
 # %% ../nbs/01_ola.ipynb #c981ce48
+@patch
 def stream(self:OverlapAddProcessor,
            model:Callable, # nn.Module (or callable): (B, C, chunk_size) -> {stem: (B, C, chunk_size)}
            audio:Tensor, # the track (C, L), float, finite
@@ -188,8 +160,8 @@ def stream(self:OverlapAddProcessor,
            device=None, # where the model runs; None: where its parameters are
            out_device=None, # where outputs accumulate; None: the input's device
            **model_kwargs, # passed to `model.forward`; tensors with batch dim 1 are expanded to the batch
-          ): # generator of events; its return value is {stem: (C, L)} float32 on `out_device`
-    "Separate `audio` chunk by chunk, yielding typed events; `result = yield from proc.stream(...)` gets the stems."
+          ): # generator: events, then (last) the stems {stem: (C, L)} float32 on `out_device`
+    "Separate `audio` chunk by chunk, yielding typed events and, as the last item, the stems."
     _check_audio(audio)
     if int(batch_size) < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
     device = torch.device(device) if device is not None else _model_device(model)
@@ -235,26 +207,10 @@ def stream(self:OverlapAddProcessor,
         yield ChunkProcessed(bi, bi + 1 + math.ceil((K - k) / bs), k, K, min(final, L))
         bi += 1
     yield StageCompleted('process')
-    return {name: (v[:, :L] if T != L else v) for name, v in out.items()}
-OverlapAddProcessor.stream = stream
+    yield {name: (v[:, :L] if T != L else v) for name, v in out.items()}
 
 # %% ../nbs/01_ola.ipynb #99badfa3
-class _EventSink:
-    "Forwards events to `callback` and drives a `tqdm.auto` bar from `ChunkProcessed` events; closes the bar on exit."
-    def __init__(self, callback=None, progress=False, desc='separating', leave=False):
-        self.callback, self.progress, self.desc, self.leave, self.bar = callback, progress, desc, leave, None
-    def __enter__(self): return self
-    def __exit__(self, *exc):
-        if self.bar is not None: self.bar.close()
-    def __call__(self, e):
-        if self.callback is not None: self.callback(e)
-        if self.progress and isinstance(e, ChunkProcessed):
-            if self.bar is None:
-                from tqdm.auto import tqdm
-                self.bar = tqdm(total=e.total_chunks, unit='chunk', desc=self.desc, leave=self.leave)
-            self.bar.total = e.total_chunks  # grows after an out-of-memory retry
-            self.bar.update(e.chunks_done - self.bar.n)
-
+@patch
 def process(self:OverlapAddProcessor,
             model:Callable, # nn.Module (or callable): (B, C, chunk_size) -> {stem: (B, C, chunk_size)}
             audio:Tensor, # the track (C, L), float, finite
@@ -266,9 +222,4 @@ def process(self:OverlapAddProcessor,
             **model_kwargs, # passed to `model.forward`; tensors with batch dim 1 are expanded to the batch
            )->dict: # {stem: (C, L)} float32 on `out_device`
     "Separate `audio` chunk by chunk and return full-length stems."
-    gen = self.stream(model, audio, batch_size, device, out_device, **model_kwargs)
-    with _EventSink(callback, progress) as sink:
-        while True:
-            try: sink(next(gen))
-            except StopIteration as stop: return stop.value
-OverlapAddProcessor.process = process
+    return drain(self.stream(model, audio, batch_size, device, out_device, **model_kwargs), callback, progress, 'separating')

@@ -6,8 +6,8 @@ from mss.models import tfswa as tw
 from mss.ola import OverlapAddProcessor
 
 torch.set_num_threads(1)
-TINY_B = dict(n_fft=256, hop_length=64, n_bands=8, emb_dim=16, rnn_dim=8, n_modules=1, mlp_dim=32, chunk_size=4410)
-TINY_T = dict(n_fft=256, hop_length=64, n_freq=128, channels=[8, 16], res_blocks=1, attn_stages=[1],
+TINY_B = dict(n_fft=256, hop_size=64, n_bands=8, emb_dim=16, rnn_dim=8, n_modules=1, mlp_dim=32, chunk_size=4410)
+TINY_T = dict(n_fft=256, hop_size=64, n_freq=128, channels=[8, 16], res_blocks=1, attn_stages=[1],
               bottleneck_blocks=1, head_dim=8, window=4, shift=2, chunk_size=4410)
 
 torch.manual_seed(0)

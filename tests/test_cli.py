@@ -2,7 +2,7 @@
 import shutil, subprocess
 import pytest, torch
 from mss.audio import save_audio, load_audio
-from mss.config import load_config
+from mss.models import load_config
 
 EXE = shutil.which('mss-separate')
 pytestmark = pytest.mark.skipif(EXE is None, reason='mss-separate is not installed (pip install -e .)')

@@ -3,7 +3,8 @@ import math
 import torch
 from torch import nn
 from hypothesis import given, settings, strategies as st
-from mss.ola import OverlapAddProcessor, ChunkProcessed
+from mss.ola import OverlapAddProcessor
+from mss.events import ChunkProcessed
 
 class Identity(nn.Module):
     def forward(self, x): return {'a': x.clone(), 'b': -x}

@@ -12,7 +12,7 @@ import torch
 import mss
 from mss import quantized as q
 from mss.audio import save_audio, audio_info
-from mss.models import s4, sashimi as sm
+from mss.models import s4, sashimi as sm, count_params
 from mss import sashimi_train as st
 
 FIXTURES = Path(mss.__file__).parents[1].parent / 'shared' / 'fixtures'
@@ -45,8 +45,8 @@ def test_s4d_step_equals_conv(T):
 
 def test_sashimi_param_count_and_length_error():
     m = sm.Sashimi()
-    assert sm.n_params(m) == 4_988_928
-    assert sm.n_params(sm.Sashimi(is_stereo=False)) == 4_988_928
+    assert count_params(m) == 4_988_928
+    assert count_params(sm.Sashimi(is_stereo=False)) == 4_988_928
     # the mono model has none of the stereo parts, and the stereo one has them all
     stereo_only = ('embed.proj.', 'embed.emb.1.', 'head.cond.', 'head.right_head.')
     assert not any(k.startswith(stereo_only) for k in m.state_dict())

@@ -13,8 +13,8 @@ import torch
 import yaml
 
 import mss
-from mss import config as mc
-from mss.config import count_params
+import mss.models as mc  # the registry, MSST loading, and (re-exported) the config and checkpoint errors
+from mss.models import count_params
 from mss.models import scnet as sc
 
 FIXTURES = Path(mss.__file__).parents[1].parent / 'shared' / 'fixtures'
@@ -287,7 +287,7 @@ def test_bad_inputs(tmp_path):
     with pytest.raises(mc.ConfigError, match="unknown model type 'scnet_xl'"):
         mc.load_msst_model(cfg_path, model_type='scnet_xl')
     bad = write_msst_yaml(tmp_path / 'bad.yaml', tiny_cfg(num_layers=6))
-    with pytest.raises(mc.ConfigError, match=r"unknown key\(s\) 'num_layers'; allowed keys: sources, audio_channels"):
+    with pytest.raises(mc.ConfigError, match=r"unknown key\(s\) 'num_layers'; allowed keys: stems, sample_rate, audio_channels, chunk_size"):
         mc.load_msst_model(bad)
     torch.save({'weights': {'a': torch.zeros(1)}}, tmp_path / 'nowrap.ckpt')
     with pytest.raises(mc.CheckpointError, match='no state_dict found'):
@@ -295,10 +295,10 @@ def test_bad_inputs(tmp_path):
 
 
 def test_config_import_is_lazy():
-    code = "import sys, mss.config as c; c.MODELS['scnet']; print(sorted(m for m in sys.modules if m.startswith('mss.models')))"
+    code = "import sys, mss.models as c; c.MODELS['scnet']; print(sorted(m for m in sys.modules if m.startswith('mss.models.')))"
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == '[]'
-    code = "import sys, mss.config as c; c.model_meta('scnet').load(); print('mss.models.scnet' in sys.modules)"
+    code = "import sys, mss.models as c; c.model_meta('scnet').load(); print('mss.models.scnet' in sys.modules)"
     assert subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.strip() == 'True'
 
 
@@ -306,7 +306,7 @@ def test_config_import_is_lazy():
 def test_registry_resolves(type_name):
     "Every registered model type names an importable class and params dataclass (imported lazily here)."
     meta = mc.model_meta(type_name)
-    cls, params_cls = meta.load(), meta.load_params_class()
+    cls, params_cls = meta.load(), meta.load_config_class()
     assert isinstance(cls, type) and issubclass(cls, torch.nn.Module)
     import dataclasses
     assert dataclasses.is_dataclass(params_cls)
@@ -315,7 +315,7 @@ def test_registry_resolves(type_name):
 def test_registry_builds_scnet():
     for t in ('scnet', 'scnet_masked'):
         m = mc.model_meta(t).build({'dims': [4, 8, 16, 32], 'num_dplayer': 2})
-        assert type(m).__name__ == mc.model_meta(t).class_name and m.config.dims == [4, 8, 16, 32]
+        assert type(m) is mc.model_meta(t).load() and m.config.dims == [4, 8, 16, 32]
 
 
 def test_msst_sources_from_training_instruments(tmp_path):

@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 import torchaudio
 from ..audio import stft, istft
+from ..config import SeparatorConfig
 
 # %% auto #0
 __all__ = ['BandItError', 'BandItConfig', 'QueryBandItConfig', 'band_stft', 'band_istft', 'BandLayout', 'musical_bands',
@@ -23,13 +24,10 @@ class BandItError(ValueError):
     "Bad input or configuration for a BandIt model: the message names the argument."
 
 @dataclass
-class BandItConfig:
+class BandItConfig(SeparatorConfig):
     "Hyperparameters of `BandIt` (defaults: music-64, BiLSTM 256, 8 modules, 4 stems, stereo)."
-    stems: list = field(default_factory=lambda: ['vocals', 'drums', 'bass', 'other']) # output stem names, in order
-    sample_rate: int = 44100 # Hz
-    in_channels: int = 2 # audio channels C
     n_fft: int = 2048 # STFT size (Hann window of the same length)
-    hop_length: int = 512 # STFT hop (samples)
+    hop_size: int = 512 # STFT hop (samples)
     n_bands: int = 64 # number of overlapping "musical" bands
     min_band_bins: int = 2 # every band covers at least this many STFT bins
     band_knee_hz: float = 300.0 # below this the band scale turns linear (see `musical_bands`)
@@ -38,7 +36,7 @@ class BandItConfig:
     rnn_type: str = 'lstm' # 'lstm' or 'gru'
     n_modules: int = 8 # TF modules, each = RNN over time then RNN over bands
     mlp_dim: int = 512 # hidden size of the per-band mask MLPs
-    chunk_size: int = 264600 # training chunk (samples), 6 s at 44.1 kHz
+    chunk_size: int|None = 264600 # training chunk (samples), 6 s at 44.1 kHz
 
 @dataclass
 class QueryBandItConfig(BandItConfig):
@@ -51,18 +49,18 @@ class QueryBandItConfig(BandItConfig):
 # %% ../../nbs/11_models.bandit.ipynb #7f0a5a44
 def band_stft(x:torch.Tensor, # audio (B, C, L) float32
               n_fft:int=2048, # FFT size and Hann window length
-              hop_length:int=512, # hop (samples)
+              hop_size:int=512, # hop (samples)
              )->torch.Tensor: # complex STFT (B, C, n_fft//2+1, T)
     "Centred, normalized Hann STFT of a batch of multichannel signals."
-    return stft(x, n_fft, hop_length, normalized=True)
+    return stft(x, n_fft, hop_size, normalized=True)
 
 def band_istft(X:torch.Tensor, # complex STFT (..., F, T)
                length:int, # output length (samples)
                n_fft:int=2048, # FFT size (as in `band_stft`)
-               hop_length:int=512, # hop (as in `band_stft`)
+               hop_size:int=512, # hop (as in `band_stft`)
               )->torch.Tensor: # audio (..., length)
     "Inverse of `band_stft`, cut or padded to `length` samples."
-    return istft(X, length, n_fft, hop_length, normalized=True)
+    return istft(X, length, n_fft, hop_size, normalized=True)
 
 # %% ../../nbs/11_models.bandit.ipynb #72a1fcea
 class BandLayout(NamedTuple):
@@ -107,12 +105,12 @@ def musical_bands(n_bands:int=64, # number of bands K
 class BandSplit(nn.Module):
     "Per-band `LayerNorm → Linear` projection of a complex STFT to `(B, K, T, D)`."
     def __init__(self, layout:BandLayout, # the bands
-                 in_channels:int=2, # audio channels C
+                 audio_channels:int=2, # audio channels C
                  emb_dim:int=128, # D
                 ):
         super().__init__()
         self.starts, self.ends = list(layout.starts), list(layout.ends)
-        dims = [in_channels * 2 * (e - s) for s, e in zip(self.starts, self.ends)]
+        dims = [audio_channels * 2 * (e - s) for s, e in zip(self.starts, self.ends)]
         self.norms = nn.ModuleList(nn.LayerNorm(d) for d in dims)
         self.fcs = nn.ModuleList(nn.Linear(d, emb_dim) for d in dims)
 
@@ -163,16 +161,16 @@ class TFModel(nn.Module):
 class MaskEstimator(nn.Module):
     "Per-band MLPs (`LayerNorm → Linear → Tanh → Linear → GLU`) giving a merged complex mask `(B, C, F, T)`."
     def __init__(self, layout:BandLayout, # the bands and their weights
-                 in_channels:int=2, # audio channels C
+                 audio_channels:int=2, # audio channels C
                  emb_dim:int=128, # D
                  mlp_dim:int=512, # hidden size
                 ):
         super().__init__()
-        self.C, self.nf = in_channels, layout.weights.shape[1]
+        self.C, self.nf = audio_channels, layout.weights.shape[1]
         self.starts, self.ends = list(layout.starts), list(layout.ends)
         self.bws = [e - s for s, e in zip(self.starts, self.ends)]
         self.mlps = nn.ModuleList(nn.Sequential(nn.LayerNorm(emb_dim), nn.Linear(emb_dim, mlp_dim), nn.Tanh(),
-                                                nn.Linear(mlp_dim, bw * in_channels * 4), nn.GLU(-1)) for bw in self.bws)
+                                                nn.Linear(mlp_dim, bw * audio_channels * 4), nn.GLU(-1)) for bw in self.bws)
         idx = torch.cat([torch.arange(s, e) for s, e in zip(self.starts, self.ends)])
         w = torch.cat([layout.weights[b, s:e] for b, (s, e) in enumerate(zip(self.starts, self.ends))])
         self.register_buffer('index', idx, persistent=False)
@@ -206,11 +204,11 @@ class BandIt(nn.Module):
         super().__init__()
         cfg = self.config = _make_config(self.config_class, config, kwargs)
         if not cfg.stems: raise BandItError("stems must name at least one output stem.")
-        self.stems, self.sample_rate, self.chunk_size = tuple(cfg.stems), cfg.sample_rate, cfg.chunk_size
+        self.stems, self.sample_rate, self.audio_channels, self.chunk_size = list(cfg.stems), cfg.sample_rate, cfg.audio_channels, cfg.chunk_size
         self.layout = musical_bands(cfg.n_bands, cfg.n_fft, cfg.sample_rate, cfg.band_knee_hz, cfg.min_band_bins)
-        self.band_split = BandSplit(self.layout, cfg.in_channels, cfg.emb_dim)
+        self.band_split = BandSplit(self.layout, cfg.audio_channels, cfg.emb_dim)
         self.tf_model = TFModel(cfg.n_modules, cfg.emb_dim, cfg.rnn_dim, cfg.rnn_type)
-        self.mask_estim = nn.ModuleDict({s: MaskEstimator(self.layout, cfg.in_channels, cfg.emb_dim, cfg.mlp_dim)
+        self.mask_estim = nn.ModuleDict({s: MaskEstimator(self.layout, cfg.audio_channels, cfg.emb_dim, cfg.mlp_dim)
                                          for s in self.stems})
 
     @classmethod
@@ -220,11 +218,11 @@ class BandIt(nn.Module):
 
     def forward(self, mixture:torch.Tensor, # (B, C, L) float32
                )->dict: # {stem: (B, C, L)}
-        _check_mixture(mixture, self.config.in_channels)
+        _check_mixture(mixture, self.config.audio_channels)
         c, L = self.config, mixture.shape[-1]
-        X = band_stft(mixture, c.n_fft, c.hop_length)
+        X = band_stft(mixture, c.n_fft, c.hop_size)
         z = self.tf_model(self.band_split(X))
-        return {s: band_istft(self.mask_estim[s](z) * X, L, c.n_fft, c.hop_length) for s in self.stems}
+        return {s: band_istft(self.mask_estim[s](z) * X, L, c.n_fft, c.hop_size) for s in self.stems}
 
 # %% ../../nbs/11_models.bandit.ipynb #e65541bc
 class FiLM(nn.Module):
@@ -267,21 +265,21 @@ class QueryBandIt(nn.Module):
         cfg = self.config = _make_config(self.config_class, config, kwargs)
         if not 0 <= cfg.n_post_modules <= cfg.n_modules:
             raise BandItError(f"n_post_modules must be in [0, n_modules={cfg.n_modules}], got {cfg.n_post_modules}.")
-        self.stems, self.sample_rate, self.chunk_size = tuple(cfg.stems), cfg.sample_rate, cfg.chunk_size
+        self.stems, self.sample_rate, self.audio_channels, self.chunk_size = list(cfg.stems), cfg.sample_rate, cfg.audio_channels, cfg.chunk_size
         self.layout = musical_bands(cfg.n_bands, cfg.n_fft, cfg.sample_rate, cfg.band_knee_hz, cfg.min_band_bins)
-        self.band_split = BandSplit(self.layout, cfg.in_channels, cfg.emb_dim)
+        self.band_split = BandSplit(self.layout, cfg.audio_channels, cfg.emb_dim)
         self.pre_tf = TFModel(cfg.n_modules - cfg.n_post_modules, cfg.emb_dim, cfg.rnn_dim, cfg.rnn_type)
         self.film = FiLM(cfg.query_dim, cfg.emb_dim, cfg.film_norm)
         self.post_tf = TFModel(cfg.n_post_modules, cfg.emb_dim, cfg.rnn_dim, cfg.rnn_type)
-        self.mask_estim = MaskEstimator(self.layout, cfg.in_channels, cfg.emb_dim, cfg.mlp_dim)
+        self.mask_estim = MaskEstimator(self.layout, cfg.audio_channels, cfg.emb_dim, cfg.mlp_dim)
 
     from_config = classmethod(BandIt.from_config.__func__)
 
     def encode(self, mixture:torch.Tensor, # (B, C, L) float32
               )->BandLatent: # z (B, K, T, D), mixture STFT, length
         "STFT, band split and the TF modules before FiLM (run once per mixture)."
-        _check_mixture(mixture, self.config.in_channels)
-        X = band_stft(mixture, self.config.n_fft, self.config.hop_length)
+        _check_mixture(mixture, self.config.audio_channels)
+        X = band_stft(mixture, self.config.n_fft, self.config.hop_size)
         return BandLatent(self.pre_tf(self.band_split(X)), X, mixture.shape[-1])
 
     def decode(self, latent:BandLatent, # from `encode`
@@ -299,7 +297,7 @@ class QueryBandIt(nn.Module):
         if Q < 1: raise BandItError("queries must hold at least one query (Q >= 1).")
         zq = self.film(z.repeat_interleave(Q, 0), queries.reshape(B * Q, E).to(z.dtype))
         M = self.mask_estim(self.post_tf(zq))                         # (B·Q, C, F, T)
-        y = band_istft(M * X.repeat_interleave(Q, 0), L, self.config.n_fft, self.config.hop_length)
+        y = band_istft(M * X.repeat_interleave(Q, 0), L, self.config.n_fft, self.config.hop_size)
         return y.reshape(B, Q, *y.shape[1:])
 
     def forward(self, mixture:torch.Tensor, # (B, C, L) float32

@@ -13,13 +13,14 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from ..audio import save_audio
 from ..quantized import zero_token, dequantize, quantized_config
-from ..config import load_yaml, count_params
+from ..config import load_yaml
+from . import count_params
 from .s4 import S4D, ssm_param_groups
 
 # %% auto #0
-__all__ = ['n_params', 'SashimiError', 'SashimiConfig', 'sashimi_config_from', 'S4Block', 'FFBlock', 'DownPool', 'UpPool',
-           'UpStage', 'SashimiBackbone', 'TokenEmbed', 'CategoricalHead', 'DMLHead', 'Sashimi', 'dml_log_prob',
-           'ar_nll', 'bits_per_sample', 'generate', 'tokens_to_audio', 'save_generated', 'sashimi_param_groups']
+__all__ = ['SashimiError', 'SashimiConfig', 'sashimi_config_from', 'S4Block', 'FFBlock', 'DownPool', 'UpPool', 'UpStage',
+           'SashimiBackbone', 'TokenEmbed', 'CategoricalHead', 'DMLHead', 'Sashimi', 'dml_log_prob', 'ar_nll',
+           'bits_per_sample', 'generate', 'tokens_to_audio', 'save_generated', 'sashimi_param_groups']
 
 # %% ../../nbs/14_models.sashimi.ipynb #3e22dac8
 class SashimiError(ValueError):
@@ -240,9 +241,6 @@ class Sashimi(nn.Module):
         if y is None: raise SashimiError("y: a stereo model needs the target tokens (the right channel is predicted given the left).")
         yl = self._tokens(y, 'y')[..., 0].clamp_min(0)   # padding (-100) is ignored by the loss anyway
         return torch.stack([self.head.left(h), self.head.right(h, yl)], -2)
-
-# %% ../../nbs/14_models.sashimi.ipynb #be6284cf
-n_params = count_params  # the name this notebook and its tests use
 
 # %% ../../nbs/14_models.sashimi.ipynb #ab7dfce5
 def dml_log_prob(params:torch.Tensor, # (..., 3·K): logits, means, log-scales

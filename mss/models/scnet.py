@@ -9,21 +9,22 @@ from dataclasses import dataclass, field, asdict
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from ..config import config_from_dict, ConfigError
+from fastcore.basics import patch
+from ..config import config_from_dict, ConfigError, SeparatorConfig
 
 # %% auto #0
 __all__ = ['SCNET_CONFIGS', 'SCNetConfig', 'band_splits', 'Swish', 'ConvolutionModule', 'SDLayer', 'SDBlock', 'DualPathRNN',
            'FeatureConversion', 'SeparationNet', 'FusionLayer', 'SULayer', 'SCNet', 'SCNetMasked',
-           'scnet_config_from_state_dict']
+           'scnet_config_from_state_dict', 'is_scnet', 'is_scnet_masked_head', 'is_scnet_masked']
 
 # %% ../../nbs/10_models.scnet.ipynb #9b4c287e
 @dataclass
-class SCNetConfig:
-    "SCNet hyperparameters: MSST's `model:` keys, plus `spec_norm` for the official models."
-    sources: list = field(default_factory=lambda: ['drums', 'bass', 'other', 'vocals']) # stem names, in output order
-    audio_channels: int = 2 # 2 = stereo (the masked head is stereo only)
+class SCNetConfig(SeparatorConfig):
+    "SCNet hyperparameters: MSST's `model:` keys (MSST's `sources`/`nfft` are read as `stems`/`n_fft`), plus `spec_norm`."
+    aliases = {'sources': 'stems', 'nfft': 'n_fft'}  # MSST's names -> ours (a class attribute, not a field)
+    chunk_size: int|None = 485100 # training chunk (samples): 11 s at 44.1 kHz, MSST's SCNet configs
     dims: list = field(default_factory=lambda: [4, 32, 64, 128]) # channels: dims[0] = 2·audio_channels, then per SD block
-    nfft: int = 4096 # STFT size
+    n_fft: int = 4096 # STFT size
     hop_size: int = 1024 # STFT hop (samples)
     win_size: int = 4096 # STFT window length
     normalized: bool = True # `torch.stft(normalized=...)`
@@ -38,7 +39,8 @@ class SCNetConfig:
     spec_norm: bool = False # official models: per-item spectral mean/std normalisation inside the model
 
     def __post_init__(self):
-        for k in ('sources', 'dims', 'band_SR', 'band_stride', 'band_kernel', 'conv_depths'):
+        super().__post_init__()
+        for k in ('dims', 'band_SR', 'band_stride', 'band_kernel', 'conv_depths'):
             setattr(self, k, list(getattr(self, k)))
         for k in ('band_SR', 'band_stride', 'band_kernel', 'conv_depths'):
             if len(getattr(self, k)) != 3: raise ConfigError(f"SCNetConfig.{k} must have 3 entries (low, mid, high), got {getattr(self, k)}.")
@@ -47,7 +49,6 @@ class SCNetConfig:
             raise ConfigError(f"SCNetConfig.dims[0] must be 2·audio_channels = {2 * self.audio_channels} (re/im per channel), got {self.dims[0]}.")
         if self.num_dplayer < 0 or self.num_dplayer % 2: raise ConfigError(f"SCNetConfig.num_dplayer must be even (rfft/irfft pairs), got {self.num_dplayer}.")
         if self.conv_kernel % 2 == 0: raise ConfigError(f"SCNetConfig.conv_kernel must be odd, got {self.conv_kernel}.")
-        if not self.sources: raise ConfigError("SCNetConfig.sources must name at least one stem.")
 
 # %% ../../nbs/10_models.scnet.ipynb #f246586b
 def band_splits(n:int, # number of frequency bins
@@ -202,15 +203,14 @@ class SULayer(nn.Module):
 # %% ../../nbs/10_models.scnet.ipynb #52d11841
 class SCNet(nn.Module):
     "SCNet (MSST `scnet` / official with `spec_norm=True`): mixture (B, C, L) -> {stem: (B, C, L)}."
-    masked = False
     def __init__(self, config:SCNetConfig|dict|None=None, # a `SCNetConfig` or its dict
                  **kwargs, # or the config keys directly, as in MSST's `model:` section
                 ):
         super().__init__()
         d = asdict(config) if isinstance(config, SCNetConfig) else dict(config or {})
         cfg = self.config = config_from_dict(SCNetConfig, {**d, **kwargs})
-        dims, S = cfg.dims, len(cfg.sources)
-        self.stems, self.sample_rate, self.chunk_size = list(cfg.sources), 44100, 485100
+        dims, S = cfg.dims, len(cfg.stems)
+        self.stems, self.sample_rate, self.audio_channels, self.chunk_size = list(cfg.stems), cfg.sample_rate, cfg.audio_channels, cfg.chunk_size
         self.encoder, self.decoder = nn.ModuleList(), nn.ModuleList()
         for i in range(len(dims) - 1):
             self.encoder.append(SDBlock(dims[i], dims[i + 1], cfg.band_SR, cfg.band_stride, cfg.band_kernel,
@@ -230,14 +230,14 @@ class SCNet(nn.Module):
 
     def _stft_kw(self):
         c = self.config
-        return dict(n_fft=c.nfft, hop_length=c.hop_size, win_length=c.win_size, window=self.window,
+        return dict(n_fft=c.n_fft, hop_length=c.hop_size, win_length=c.win_size, window=self.window,
                     center=True, normalized=c.normalized, onesided=True)
 
     def _pad(self, L:int)->int:
         hop = self.config.hop_size
         p = hop - L % hop
         if ((L + p) // hop) % 2 == 0: p += hop
-        while L + p <= self.config.nfft // 2: p += 2 * hop  # very short input: reflect padding needs more than nfft/2 samples
+        while L + p <= self.config.n_fft // 2: p += 2 * hop  # very short input: reflect padding needs more than nfft/2 samples
         return p
 
     def separate(self, mix:torch.Tensor, # (B, C, L) float32 mixture at 44.1 kHz
@@ -282,12 +282,11 @@ class SCNet(nn.Module):
 # %% ../../nbs/10_models.scnet.ipynb #549cbc8f
 class SCNetMasked(SCNet):
     "SCNet with a complex-mask head (MSST `scnet_masked`): Hann STFT, `pos_embed_f`, Tanh mask × mixture."
-    masked = True
     def _init_head(self):
-        c, S = self.config, len(self.config.sources)
+        c, S = self.config, len(self.config.stems)
         if c.audio_channels != 2: raise ConfigError(f"SCNetMasked is stereo only; got audio_channels={c.audio_channels}.")
         if c.spec_norm: raise ConfigError("SCNetMasked has no in-model normalisation; spec_norm must be False.")
-        self.pos_embed_f = nn.Parameter(torch.zeros(1, c.dims[0], c.nfft // 2 + 1, 1))
+        self.pos_embed_f = nn.Parameter(torch.zeros(1, c.dims[0], c.n_fft // 2 + 1, 1))
         nn.init.trunc_normal_(self.pos_embed_f, std=0.02)
         self.mask_layer = nn.Sequential(nn.Conv2d(c.dims[0] * S, 64, 3, padding='same'), nn.GELU(),
                                         nn.Conv2d(64, c.dims[0] * S, 1), nn.Tanh())
@@ -325,15 +324,30 @@ def scnet_config_from_state_dict(sd:dict, # SCNet / SCNetMasked state_dict (flat
                num_dplayer=len({k.split('.')[2] for k in sd if k.startswith('separation_net.dp_modules.')}),
                expand=w('separation_net.dp_modules.0.lstm_layers.0.weight_hh_l0')[1] // dims[-1],
                n_sources=w(f'decoder.{n_enc - 1}.1.convtrs.0.weight')[1] // dims[0])
-    if 'pos_embed_f' in sd: out['nfft'] = (w('pos_embed_f')[2] - 1) * 2
+    if 'pos_embed_f' in sd: out['n_fft'] = (w('pos_embed_f')[2] - 1) * 2
     return out
 
+@patch
 @torch.no_grad()
-def _config_mismatch(self:SCNet, sd:dict)->str: # '' when the weights agree with the config (or cannot be read)
+def config_mismatch(self:SCNet, sd:dict)->str: # '' when the weights agree with the config (or cannot be read)
     "Human-readable differences between `self.config` and what the weights `sd` imply."
     try: got = scnet_config_from_state_dict(sd)
     except (KeyError, IndexError, ZeroDivisionError): return ''
     c = asdict(self.config); c['n_sources'] = len(self.stems)
     return ', '.join(f"{k}={v} (config: {c[k]})" for k, v in got.items() if c[k] != v)
 
-SCNet.config_mismatch = _config_mismatch
+def is_scnet(sd:dict, # a flat, unwrapped state_dict
+            )->bool:
+    "SCNet's keys, without the masked head's."
+    keys = list(sd)
+    return (any(k.startswith('separation_net.dp_modules.') for k in keys) and any(k.startswith('encoder.0.SDlayer.') for k in keys)
+            and not is_scnet_masked_head(sd))
+
+def is_scnet_masked_head(sd:dict)->bool: return 'pos_embed_f' in sd or any(k.startswith('mask_layer.') for k in sd)
+
+def is_scnet_masked(sd:dict, # a flat, unwrapped state_dict
+                   )->bool:
+    "SCNet's keys with the masked head's `pos_embed_f` / `mask_layer.*`."
+    keys = list(sd)
+    return (any(k.startswith('separation_net.dp_modules.') for k in keys) and any(k.startswith('encoder.0.SDlayer.') for k in keys)
+            and is_scnet_masked_head(sd))

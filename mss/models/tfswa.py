@@ -11,6 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from ..audio import stft, istft
+from ..config import SeparatorConfig
 
 # %% auto #0
 __all__ = ['TFSWAError', 'TFSWAConfig', 'window_partition', 'window_reverse', 'shifted_window_mask', 'WindowAttention',
@@ -21,13 +22,10 @@ class TFSWAError(ValueError):
     "Bad input or configuration for the TFSWA-style U-Net: the message names the argument."
 
 @dataclass
-class TFSWAConfig:
+class TFSWAConfig(SeparatorConfig):
     "Hyperparameters of `TFSWAUNet` (defaults: 15.8 M parameters, 4 stems, stereo, 44.1 kHz)."
-    stems: list = field(default_factory=lambda: ['vocals', 'drums', 'bass', 'other']) # output stem names, in order
-    sample_rate: int = 44100 # Hz
-    in_channels: int = 2 # audio channels C
     n_fft: int = 4096 # STFT size (Hann window of the same length)
-    hop_length: int = 1024 # STFT hop (samples)
+    hop_size: int = 1024 # STFT hop (samples)
     n_freq: int = 2048 # STFT bins fed to the U-Net (from DC up); the rest get a zero mask
     channels: list = field(default_factory=lambda: [32, 64, 128, 256]) # encoder stage widths
     res_blocks: int = 2 # residual conv blocks per stage
@@ -37,7 +35,7 @@ class TFSWAConfig:
     window: int = 8 # Swin window (frequency × time)
     shift: int = 4 # Swin shift for the shifted-window layer
     mlp_ratio: float = 2.0 # FFN hidden size / channels in the attention layers
-    chunk_size: int = 264600 # training chunk (samples), 6 s at 44.1 kHz
+    chunk_size: int|None = 264600 # training chunk (samples), 6 s at 44.1 kHz
 
 # %% ../../nbs/12_models.tfswa.ipynb #5366dd85
 def window_partition(x:torch.Tensor, # (B, H, W, C), H and W multiples of `window`
@@ -222,8 +220,8 @@ class TFSWAUNet(nn.Module):
             raise TFSWAError(f"n_freq must be a multiple of {down} (2 ** number of stages) and at most n_fft//2+1 = {c.n_fft // 2 + 1}, got {c.n_freq}.")
         if any(not 0 <= i < len(c.channels) for i in c.attn_stages):
             raise TFSWAError(f"attn_stages must index the {len(c.channels)} stages, got {c.attn_stages}.")
-        self.stems, self.sample_rate, self.chunk_size = tuple(c.stems), c.sample_rate, c.chunk_size
-        ch, S, C = list(c.channels), len(c.stems), c.in_channels
+        self.stems, self.sample_rate, self.audio_channels, self.chunk_size = list(c.stems), c.sample_rate, c.audio_channels, c.chunk_size
+        ch, S, C = list(c.channels), len(c.stems), c.audio_channels
         self.stem = nn.Conv2d(2 * C, ch[0], 3, padding=1)
         outs = ch[1:] + ch[-1:]
         self.enc = nn.ModuleList(_stage(ch[i], c.res_blocks, i in c.attn_stages, c) for i in range(len(ch)))
@@ -254,9 +252,9 @@ class TFSWAUNet(nn.Module):
     def forward(self, mixture:torch.Tensor, # (B, C, L) float32
                )->dict: # {stem: (B, C, L)}
         c = self.config
-        _check_mixture(mixture, c.in_channels)
+        _check_mixture(mixture, c.audio_channels)
         B, C, L = mixture.shape
-        X = stft(mixture, c.n_fft, c.hop_length)  # (B, C, F, T)
+        X = stft(mixture, c.n_fft, c.hop_size)  # (B, C, F, T)
         T = X.shape[-1]
         feat = torch.view_as_real(X[:, :, :c.n_freq]).permute(0, 1, 4, 2, 3).reshape(B, 2 * C, c.n_freq, T)
         feat = feat / (feat.pow(2).mean((1, 2, 3), keepdim=True).sqrt() + 1e-8)   # scale-free input
@@ -265,5 +263,5 @@ class TFSWAUNet(nn.Module):
         m = torch.view_as_complex(m.view(B, len(self.stems), C, 2, c.n_freq, T).permute(0, 1, 2, 4, 5, 3).contiguous())
         m = F.pad(m, (0, 0, 0, c.n_fft // 2 + 1 - c.n_freq))                     # zero mask above n_freq
         Y = (m * X[:, None]).reshape(-1, c.n_fft // 2 + 1, T)
-        y = istft(Y, L, c.n_fft, c.hop_length).view(B, -1, C, L)
+        y = istft(Y, L, c.n_fft, c.hop_size).view(B, -1, C, L)
         return {s: y[:, i] for i, s in enumerate(self.stems)}
