@@ -91,6 +91,7 @@ class NegSDRLoss(SeparationLoss):
     def __init__(self, eps:float=1e-7, # added to both energies (the `mss.metrics.usdr` value)
                 ):
         super().__init__(); self.eps = eps
+    def extra_repr(self): return f'eps={self.eps:g}'
     def per_item(self, pred, target):
         num = target.square().sum((2, 3)) + self.eps
         den = (target - pred).square().sum((2, 3)) + self.eps
@@ -133,6 +134,8 @@ class MultiResSTFTLoss(SeparationLoss):
         if window not in _WINDOWS: raise ValueError(f"mrstft: window {window!r} is not one of {', '.join(_WINDOWS)}.")
         self.window, self.w_sc, self.w_log_mag, self.w_lin_mag, self.eps = window, w_sc, w_log_mag, w_lin_mag, eps
 
+    def extra_repr(self): return f'fft_sizes={self.fft_sizes}, hop_sizes={self.hop_sizes}, win_lengths={self.win_lengths}, window={self.window!r}, w_sc={self.w_sc:g}, w_log_mag={self.w_log_mag:g}, w_lin_mag={self.w_lin_mag:g}'
+
     def per_item(self, pred, target):
         B, total = target.shape[0], 0
         for n, h, w in zip(self.fft_sizes, self.hop_sizes, self.win_lengths):
@@ -157,6 +160,7 @@ class MagL1Loss(SeparationLoss):
         super().__init__()
         if window not in _WINDOWS: raise ValueError(f"mag_l1: window {window!r} is not one of {', '.join(_WINDOWS)}.")
         self.n_fft, self.hop, self.window, self.normalized, self.eps = n_fft, hop, window, normalized, eps
+    def extra_repr(self): return f'n_fft={self.n_fft}, hop={self.hop}, window={self.window!r}, normalized={self.normalized}'
 
     def per_item(self, pred, target):
         win = _window(self.window, self.n_fft, self.n_fft, target)
@@ -178,6 +182,7 @@ class SpecRMSELoss(SeparationLoss):
         self.n_fft, self.hop, self.win_length = n_fft, hop, n_fft if win_length is None else win_length
         if self.win_length > n_fft: raise ValueError(f"spec_rmse: win_length {self.win_length} exceeds n_fft {n_fft}.")
         self.normalized, self.pad_mode, self.eps = normalized, pad_mode, eps
+    def extra_repr(self): return f'n_fft={self.n_fft}, hop={self.hop}, win_length={self.win_length}, normalized={self.normalized}, pad_mode={self.pad_mode!r}, eps={self.eps:g}'
 
     def per_item(self, pred, target):
         B, S, C, L = target.shape
@@ -209,6 +214,7 @@ class MaskedLoss(SeparationLoss):
         super().__init__()
         if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 <= q <= 1: raise ValueError(f"masked: q must be a number in [0, 1], got {q!r}.")
         self.q, self.coarse = float(q), bool(coarse)
+    def extra_repr(self): return f'q={self.q:g}, coarse={self.coarse}'
 
     def forward(self, pred, target):
         p, t = stack_stems(pred, target, self.name)
