@@ -261,7 +261,7 @@ class CombinedLoss(nn.Module):
 
     def extra_repr(self): return 'total = ' + ' + '.join(f'{w:g} × {k}' for k, w in self.weights.items())
 
-# %% ../nbs/30_losses.ipynb #c16dd79e
+# %% ../nbs/30_losses.ipynb #6efba582
 def _weight(v, what:str)->float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v): raise ConfigError(f"loss weight for {what!r} must be a finite number, got {v!r}.")
     return float(v)
@@ -290,7 +290,7 @@ def _make(name:str, options:dict):
     try: return cls(**options)
     except (TypeError, ValueError) as e: raise ConfigError(f"loss {name!r}: {e}") from None
 
-# %% ../nbs/30_losses.ipynb #a735b40f
+# %% ../nbs/30_losses.ipynb #1f64358f
 def build_loss(names, # a loss name or a list of them (keys of `LOSSES` or MSST spellings)
                weights=None, # None (all 1.0), a list aligned with `names`, or {name: weight}
                **options, # per-loss constructor options: `mrstft=dict(fft_sizes=[1024, 2048])`
@@ -308,7 +308,7 @@ def build_loss(names, # a loss name or a list of them (keys of `LOSSES` or MSST 
         opts[c] = v
     return CombinedLoss({c: _make(c, opts.get(c, {})) for c in canon}, _weights(names, canon, weights))
 
-# %% ../nbs/30_losses.ipynb #bd97fcde
+# %% ../nbs/30_losses.ipynb #c220e779
 MSST_DEFAULT_WEIGHTS = {'multistft_loss': 0.001} # MSST's command-line default coefficients that are not 1
 
 def _spellings(canon:str)->list: return [canon] + [m for m, c in MSST_LOSS_NAMES.items() if c == canon]
@@ -331,7 +331,7 @@ def _config_names(training:dict)->tuple:
     if isinstance(weights, dict): weights = {**{n: MSST_DEFAULT_WEIGHTS[n] for n in names if n in MSST_DEFAULT_WEIGHTS}, **weights}
     return names, weights
 
-# %% ../nbs/30_losses.ipynb #2a0f792d
+# %% ../nbs/30_losses.ipynb #db0be513
 def loss_from_config(training, # MSST `training:` section: a dict or `mss.config.MSSTTraining`
                      model:dict|None=None, # MSST `model:` section; `nfft`, `hop_size`, `win_size`, `normalized` configure `spec_rmse`
                      loss_multistft:dict|None=None, # MSST top-level `loss_multistft:` section: `mrstft` options
