@@ -267,7 +267,10 @@ class SeparationTask:
 # %% ../nbs/32_train.ipynb #44a0524a
 def _model_type(d:dict, m:MSSTConfig, model_type, where:str)->str:
     named = model_type or m.training.extra.get('model_type') or d.get('model_type') or m.model.get('model_type')
-    if named: model_meta(named); return named
+    if named:
+        try: model_meta(named)
+        except ConfigError as e: raise ConfigError(f"{where}: {e}") from None
+        return named
     from mss.models import MODELS
     for name in MODELS:
         try: msst_model_params(m, name); return name
@@ -755,9 +758,9 @@ def train_from_config(config, # an MSST-style YAML file (or its parsed dict)
         train = task.train_data(root, d.world_size)
         valid = task.valid_data(root)
         if valid is None: warnings.warn(f"{root}: lists no validation tracks (setup.yaml); training without validation or best.ckpt.")
-        if resume and not (out / 'last.ckpt').is_file(): raise FileNotFoundError(f"{out}: nothing to resume (no last.ckpt); start without resume.")
+        if resume and not (out / 'last.ckpt').is_file(): raise FileNotFoundError(f"{out}: nothing to resume (no last.ckpt in it); start a new run instead.")
         if not resume and out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-            raise FileExistsError(f"{out}: exists; pass overwrite to start again or resume to continue.")
+            raise FileExistsError(f"{out}: exists; start again with overwrite (--overwrite) or continue with resume (--resume).")
         if out.exists() and not out.is_dir(): raise FileExistsError(f"{out}: is a file, not a run folder.")
         _barrier(d)
         if overwrite and d.main:
