@@ -73,9 +73,6 @@ def separate_files(engine:InferenceEngine, # a ready engine
     return written
 
 # %% ../nbs/60_cli.ipynb #b0d608a8
-class UsageError(ValueError):
-    "Bad command-line input: printed as one line, exit status 2."
-
 def _hyphens_to_underscores(argv:list)->list:
     return [a.split('=')[0].replace('-', '_').replace('__', '--', 1) + ('=' + a.split('=', 1)[1] if '=' in a else '')
             if a.startswith('--') else a for a in argv]
