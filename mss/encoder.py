@@ -14,7 +14,8 @@ import torchaudio.functional as AF
 from fastcore.script import call_parse, store_true
 from tqdm.auto import tqdm
 from .audio import load_audio, audio_info
-from .features import STEMS, toy_song, _stack_stems
+from .features import MF56_STEMS, _stack_stems
+from .synth import toy_song
 
 # %% auto #0
 __all__ = ['SETTING_RANGES', 'HELD_OUT_SEED', 'random_mix_settings', 'apply_mix_settings', 'EncoderError', 'FiLM',
@@ -46,9 +47,9 @@ def apply_mix_settings(stems:dict, # {stem: (B, C, L)} stereo audio, B = number 
                       )->dict: # {stem: (B, 2, L)} processed stems
     "Apply per-stem gain, 3-band EQ, side gain and balance (and the master gain) to every stem."
     out = {}
-    L = stems[STEMS[0]].shape[-1]
-    W = _eq3_weights(torch.fft.rfftfreq(L, 1 / sample_rate)).to(stems[STEMS[0]])  # (F, 3), the same for every stem
-    for i, k in enumerate(STEMS):
+    L = stems[MF56_STEMS[0]].shape[-1]
+    W = _eq3_weights(torch.fft.rfftfreq(L, 1 / sample_rate)).to(stems[MF56_STEMS[0]])  # (F, 3), the same for every stem
+    for i, k in enumerate(MF56_STEMS):
         x = stems[k]; B, C, L = x.shape
         if C == 1: x = x.expand(B, 2, L)
         X = torch.fft.rfft(x, dim=-1)
@@ -93,7 +94,7 @@ class MixingStyleEncoder(nn.Module):
                  hop:int=2048, # STFT hop (samples)
                  sample_rate:int=44100, # expected sample rate (Hz)
                  seconds:float=10.0, # training segment length (s); informative, any length >= n_fft works
-                 stems:tuple=STEMS, # stem names, in embedding order
+                 stems:tuple=MF56_STEMS, # stem names, in embedding order
                 ):
         super().__init__()
         self.config = dict(width=width, dim=dim, n_mels=n_mels, n_fft=n_fft, hop=hop, sample_rate=sample_rate, seconds=seconds, stems=tuple(stems))
@@ -177,15 +178,15 @@ class FolderSongs:
         root = Path(root)
         if not root.is_dir(): raise FileNotFoundError(f"{root}: song folder does not exist.")
         if (root / split).is_dir(): root = root / split
-        self.tracks = sorted(d for d in root.iterdir() if d.is_dir() and all((d / f'{k}.wav').exists() for k in STEMS))
-        if not self.tracks: raise FileNotFoundError(f"{root}: no track folders with {', '.join(k + '.wav' for k in STEMS)}.")
+        self.tracks = sorted(d for d in root.iterdir() if d.is_dir() and all((d / f'{k}.wav').exists() for k in MF56_STEMS))
+        if not self.tracks: raise FileNotFoundError(f"{root}: no track folders with {', '.join(k + '.wav' for k in MF56_STEMS)}.")
         self.seconds, self.sample_rate = seconds, sample_rate
         self.durations = [frames / sr for sr, frames, _ in (audio_info(d / 'vocals.wav') for d in self.tracks)]  # s, read once
     def __call__(self, rng:np.random.Generator, # random source: which track and where
                 )->dict: # {stem: (2, seconds * sample_rate)}
         k = int(rng.integers(len(self.tracks))); d = self.tracks[k]
         off = float(rng.uniform(0, max(self.durations[k] - self.seconds, 0)))
-        out = {k: load_audio(d / f'{k}.wav', self.sample_rate, 2, off, self.seconds)[0] for k in STEMS}
+        out = {k: load_audio(d / f'{k}.wav', self.sample_rate, 2, off, self.seconds)[0] for k in MF56_STEMS}
         L = int(round(self.seconds * self.sample_rate))
         return {k: F.pad(v, (0, max(0, L - v.shape[-1])))[:, :L] for k, v in out.items()}
 
@@ -199,10 +200,10 @@ def contrastive_batch(source, # song source: callable(rng) -> {stem: (2, L)}
     "Views of `n` settings applied to two different songs each (song i and song i+1)."
     songs = [source(rng) for _ in range(n)]
     st = random_mix_settings(n, generator)
-    a = {k: torch.stack([s[k] for s in songs]) for k in STEMS}
+    a = {k: torch.stack([s[k] for s in songs]) for k in MF56_STEMS}
     b = {k: torch.roll(v, -1, 0) for k, v in a.items()}
     wa, wb = apply_mix_settings(a, st, sample_rate), apply_mix_settings(b, st, sample_rate)
-    return {k: torch.cat([wa[k], wb[k]]) for k in STEMS}, st
+    return {k: torch.cat([wa[k], wb[k]]) for k in MF56_STEMS}, st
 
 def nt_xent(z:torch.Tensor, # (2n, d) L2-normalised embeddings, views a then b
             temperature:float=0.1, # softmax temperature

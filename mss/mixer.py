@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .features import mixing_features, feature_distance, _stack_stems
-from .audio import stft, istft
+from .audio import STEMS, stft, istft
 
 # %% auto #0
 __all__ = ['DEFAULT_BAND_EDGES', 'eq_weights', 'balance_to_pan', 'pan_to_balance', 'StemProcessor', 'tcn_dilations',
@@ -102,7 +102,7 @@ class _ResBlock(nn.Module):
 # %% ../nbs/42_mixer.ipynb #8dc04574
 class TCNMixer(nn.Module):
     "Control-rate TCN: per stem and frame a gain, K-band EQ, side gain and balance; the exact identity at init."
-    def __init__(self, stems=('vocals', 'drums', 'bass', 'other'), # stem names (dict keys), in control order
+    def __init__(self, stems=STEMS, # stem names (dict keys), in control order
                  sample_rate:int=44100, # sample rate (Hz)
                  receptive_field:float=2.0, # wanted receptive field (s); the true one is within 10 %
                  hidden:int=64, # TCN channels
@@ -177,7 +177,7 @@ def measured_receptive_field(mixer:TCNMixer, # a mixer (its weights are randomis
 # %% ../nbs/42_mixer.ipynb #48a175f7
 class StaticConsole(nn.Module):
     "Per-stem gain, K-band EQ, side gain and balance, constant in time (identity at init)."
-    def __init__(self, stems=('vocals', 'drums', 'bass', 'other'), # stem names, in control order
+    def __init__(self, stems=STEMS, # stem names, in control order
                  sample_rate:int=44100, # sample rate (Hz)
                  band_edges=DEFAULT_BAND_EDGES, # EQ band edges (Hz)
                  free=('gain', 'eq', 'side', 'balance'), # controls that can change; the others stay at their set value
@@ -255,7 +255,7 @@ def optimise_mixer(mixer:nn.Module, # TCNMixer or StaticConsole (modified in pla
 # %% ../nbs/42_mixer.ipynb #d6d2ac35
 def oracle_recovery(stems:dict, # {stem: (C, L)} input stems
                     sample_rate:int, # sample rate (Hz)
-                    gain=None, eq=None, balance=None, # true settings (dB) for the target console; None = 0
+                    gain=None, eq=None, balance=None, # true settings (dB) in the order of the keys of `stems`; None = 0
                     band_edges=DEFAULT_BAND_EDGES, # console EQ band edges (Hz)
                     free=None, # controls the recovering console may change; None: those given above
                     steps:int=30, # function evaluations (L-BFGS) or steps (Adam)
