@@ -12,8 +12,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchaudio.functional as AF
 from fastcore.script import call_parse, store_true
-from tqdm.auto import tqdm
 from .audio import load_audio, audio_info
+from .events import EventSink, StepCompleted
 from .features import MF56_STEMS, _stack_stems
 from .synth import toy_song
 
@@ -251,8 +251,8 @@ def train_encoder(out, # run folder: last.pt (resumable) and encoder.pt (final w
                   hop:int=2048, # encoder STFT hop (samples); 4096 (no overlap) halves the cost
                   seed:int=0, # seed of song choice, settings and init
                   checkpoint_every:int=25, # steps between resumable checkpoints
-                  progress:bool=True, # show a tqdm progress bar
-                  log=None, # optional callable(step, loss) for logging
+                  callback=None, # called with a `StepCompleted` (1-based step, loss, lr) after every step
+                  progress:bool=False, # show a `tqdm.auto` progress bar
                  )->MixingStyleEncoder: # the trained encoder
     "Contrastive training of a `MixingStyleEncoder` (resumable)."
     if steps < 1: raise ValueError(f"steps must be >= 1, got {steps}.")
@@ -269,18 +269,17 @@ def train_encoder(out, # run folder: last.pt (resumable) and encoder.pt (final w
         enc.load_state_dict(st['model']); opt.load_state_dict(st['opt']); start = st['step']
         rng.bit_generator.state = st['rng']; gen.set_state(st['gen'])
     source = source or SyntheticSongs('train', seconds, enc.sample_rate, seed=seed)
-    bar = tqdm(range(start, steps), initial=start, total=steps, disable=not progress, desc='encoder')
-    for step in bar:
-        views, _ = contrastive_batch(source, batch, rng, gen, enc.sample_rate)
-        with torch.no_grad(): h = enc.frontend(_check_stems(views, enc.stems, enc.n_fft))  # no gradient to the audio needed
-        loss = nt_xent(enc.embed(h))
-        opt.zero_grad(); loss.backward()
-        torch.nn.utils.clip_grad_norm_(enc.parameters(), 1.0); opt.step()
-        bar.set_postfix(loss=f'{loss.item():.3f}')
-        if log: log(step + 1, loss.item())
-        if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
-            _atomic_save(dict(model=enc.state_dict(), opt=opt.state_dict(), step=step + 1, config=enc.config,
-                              rng=rng.bit_generator.state, gen=gen.get_state()), ck)
+    with EventSink(callback, progress, desc='encoder') as sink:
+        for step in range(start, steps):
+            views, _ = contrastive_batch(source, batch, rng, gen, enc.sample_rate)
+            with torch.no_grad(): h = enc.frontend(_check_stems(views, enc.stems, enc.n_fft))  # no gradient to the audio needed
+            loss = nt_xent(enc.embed(h))
+            opt.zero_grad(); loss.backward()
+            torch.nn.utils.clip_grad_norm_(enc.parameters(), 1.0); opt.step()
+            if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
+                _atomic_save(dict(model=enc.state_dict(), opt=opt.state_dict(), step=step + 1, config=enc.config,
+                                  rng=rng.bit_generator.state, gen=gen.get_state()), ck)
+            sink(StepCompleted(step + 1, steps, loss.item(), lr))
     _atomic_save(dict(config=enc.config, state_dict=enc.state_dict(), meta=dict(steps=steps, batch=batch, lr=lr, seed=seed)), out / 'encoder.pt')
     return enc
 

@@ -11,6 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .features import mixing_features, feature_distance, _stack_stems
 from .audio import STEMS, stft, istft
+from .events import EventSink, StepCompleted
 
 # %% auto #0
 __all__ = ['DEFAULT_BAND_EDGES', 'eq_weights', 'balance_to_pan', 'pan_to_balance', 'StemProcessor', 'tcn_dilations',
@@ -225,32 +226,33 @@ def optimise_mixer(mixer:nn.Module, # TCNMixer or StaticConsole (modified in pla
                    lr:float=0.1, # Adam learning rate (L-BFGS: initial step, 1 is usual)
                    final_lr:float|None=None, # Adam: decay the learning rate exponentially to this (None: constant)
                    method:str='adam', # "adam" (TCN, stochastic crops) or "lbfgs" (small deterministic problems)
-                   callback=None, # optional callable(step, loss)
+                   callback=None, # called with a `StepCompleted` after every step (L-BFGS: every evaluation)
+                   progress:bool=False, # show a `tqdm.auto` progress bar
                   )->list: # loss at each evaluation
     "Optimise `loss_fn(*mixer(stems))` over the mixer's parameters; returns the loss history."
     if steps < 0: raise ValueError(f"steps must be >= 0, got {steps}.")
     if method not in ('adam', 'lbfgs'): raise ValueError(f"method must be 'adam' or 'lbfgs', got {method!r}.")
     hist, params = [], [p for p in mixer.parameters() if p.requires_grad]
-    if method == 'lbfgs':
-        opt = torch.optim.LBFGS(params, lr=lr, max_iter=steps, max_eval=steps, history_size=20,
-                                tolerance_grad=1e-12, tolerance_change=1e-14, line_search_fn='strong_wolfe')
-        def closure():
-            opt.zero_grad(); loss = loss_fn(*mixer(stems)); loss.backward()
-            hist.append(loss.item())
-            if callback: callback(len(hist) - 1, hist[-1])
-            return loss
-        if steps: opt.step(closure)
+    with EventSink(callback, progress, desc='mixer') as sink:
+        if method == 'lbfgs':
+            opt = torch.optim.LBFGS(params, lr=lr, max_iter=steps, max_eval=steps, history_size=20,
+                                    tolerance_grad=1e-12, tolerance_change=1e-14, line_search_fn='strong_wolfe')
+            def closure():
+                opt.zero_grad(); loss = loss_fn(*mixer(stems)); loss.backward()
+                hist.append(loss.item()); sink(StepCompleted(len(hist), steps, hist[-1], lr))
+                return loss
+            if steps: opt.step(closure)
+            return hist
+        opt = torch.optim.Adam(params, lr=lr)
+        if final_lr: sched = torch.optim.lr_scheduler.ExponentialLR(opt, (final_lr / lr) ** (1 / max(steps - 1, 1)))
+        for i in range(steps):
+            loss = loss_fn(*mixer(stems))
+            opt.zero_grad(); loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            step_lr = opt.param_groups[0]['lr']; opt.step()
+            if final_lr: sched.step()
+            hist.append(loss.item()); sink(StepCompleted(i + 1, steps, hist[-1], step_lr))
         return hist
-    opt = torch.optim.Adam(params, lr=lr)
-    if final_lr: sched = torch.optim.lr_scheduler.ExponentialLR(opt, (final_lr / lr) ** (1 / max(steps - 1, 1)))
-    for i in range(steps):
-        loss = loss_fn(*mixer(stems))
-        opt.zero_grad(); loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0); opt.step()
-        if final_lr: sched.step()
-        hist.append(loss.item())
-        if callback: callback(i, hist[-1])
-    return hist
 
 # %% ../nbs/42_mixer.ipynb #d6d2ac35
 def oracle_recovery(stems:dict, # {stem: (C, L)} input stems

@@ -13,8 +13,8 @@ from scipy import signal
 import yaml
 import torch
 from fastcore.script import call_parse, anno_parser
-from tqdm.auto import tqdm
 from .audio import STEMS
+from .events import EventSink, ItemCompleted
 
 # %% auto #0
 __all__ = ['SAMPLE_RATE', 'APT_LINE', 'PIP_LINE', 'MIDI_SOURCES', 'SOUNDFONTS', 'GRID', 'PREROLL', 'WORDS', 'VOICES_F',
@@ -526,7 +526,8 @@ def make_dataset(root, # output folder (created; must be empty unless `overwrite
                  seed:int=0, # everything follows from it
                  vocals:str='sung', # "sung" (espeak-ng + WORLD) or "gm" (GM voice patch)
                  overwrite:bool=False, # replace train/, test/, setup.yaml and metadata.json of a non-empty root
-                 progress:bool=False, # show a tqdm progress bar
+                 callback=None, # called with an `ItemCompleted(index, total, 'subset/track name', 'track')` per written track
+                 progress:bool=False, # show a `tqdm.auto` progress bar
                  sources=MIDI_SOURCES, # MIDI song sources
                 )->Path: # the root
     "Render a MUSDB18-HQ-layout multitrack dataset from the installed MIDI songs, deterministically from `seed`."
@@ -551,25 +552,25 @@ def make_dataset(root, # output folder (created; must be empty unless `overwrite
             'soundfonts': [{'name': s.name, 'path': s.path, 'licence': s.licence, 'package': s.package}
                            for s in tools['soundfonts']],
             'versions': _versions(), 'tracks': {}, 'skipped_songs': []}
-    bar = tqdm(total=n_train + n_test, disable=not progress, desc='mss-make-dataset', unit='track')
-    for subset, pool, count in (('train', train_songs, n_train), ('test', test_songs, n_test)):
-        made, uses, k, bad = 0, {}, 0, set()
-        while made < count:
-            if len(bad) == len(pool): raise ValueError(f"no usable song left for the {subset} subset (all {len(pool)} lack drums, bass or a lead).")
-            song = pool[k % len(pool)]; k += 1
-            if song.name in bad: continue
-            uses[song.name] = uses.get(song.name, 0) + 1
-            name = song.name + (f" (part {uses[song.name]})" if uses[song.name] > 1 else '')
-            stems, tm = make_track(song, duration, _track_rng(seed, subset, name), vocals, tools['soundfonts'])
-            if stems is None:
-                bad.add(song.name); meta['skipped_songs'].append(song.name); continue
-            q, mix, g = quantise_stems(stems)
-            d = root / subset / name; d.mkdir(parents=True, exist_ok=True)
-            for s, x in q.items(): _write_pcm16(d / f'{s}.wav', x)
-            _write_pcm16(d / 'mixture.wav', mix)
-            meta['tracks'][name] = {**tm, 'subset': subset, 'headroom_gain': round(g, 6)}
-            made += 1; bar.update(1)
-    bar.close()
+    done = 0  # tracks written
+    with EventSink(callback, progress, desc='mss-make-dataset') as sink:
+        for subset, pool, count in (('train', train_songs, n_train), ('test', test_songs, n_test)):
+            made, uses, k, bad = 0, {}, 0, set()
+            while made < count:
+                if len(bad) == len(pool): raise ValueError(f"no usable song left for the {subset} subset (all {len(pool)} lack drums, bass or a lead).")
+                song = pool[k % len(pool)]; k += 1
+                if song.name in bad: continue
+                uses[song.name] = uses.get(song.name, 0) + 1
+                name = song.name + (f" (part {uses[song.name]})" if uses[song.name] > 1 else '')
+                stems, tm = make_track(song, duration, _track_rng(seed, subset, name), vocals, tools['soundfonts'])
+                if stems is None:
+                    bad.add(song.name); meta['skipped_songs'].append(song.name); continue
+                q, mix, g = quantise_stems(stems)
+                d = root / subset / name; d.mkdir(parents=True, exist_ok=True)
+                for s, x in q.items(): _write_pcm16(d / f'{s}.wav', x)
+                _write_pcm16(d / 'mixture.wav', mix)
+                meta['tracks'][name] = {**tm, 'subset': subset, 'headroom_gain': round(g, 6)}
+                sink(ItemCompleted(done, n_train + n_test, f'{subset}/{name}', 'track')); done += 1; made += 1
     valid = sorted(n for n, t in meta['tracks'].items() if t['subset'] == 'train')[:n_valid]
     for n in valid: meta['tracks'][n]['split'] = 'valid'
     (root / 'setup.yaml').write_text(_setup_yaml(valid))
