@@ -31,6 +31,7 @@ class Track:
     name:str; subset:str; path:Path; sample_rate:int; channels:int; length:int
     def file(self, source:str)->Path: return self.path / f'{source}.wav'
 
+# %% ../nbs/03_data.ipynb #d6ec3793
 def _musdb_setup(root:Path, setup_file)->dict:
     if setup_file is None:
         setup_file = 'setup.yaml' if (root / 'setup.yaml').is_file() else None
@@ -182,6 +183,7 @@ class Augment:
     @property
     def active(self)->bool: return bool(self.time_stretch or self.pitch_shift or self.gain)
 
+# %% ../nbs/03_data.ipynb #b040c2c6
 @dataclass
 class SpecMask:
     "Frequency and time masking of spectrograms (..., F, T) with a seeded generator."

@@ -168,6 +168,7 @@ class SyntheticSongs:
         if self.refresh and self.calls % self.refresh == 0: self.songs[int(rng.integers(len(self.songs)))] = self._new()
         return self.songs[int(rng.integers(len(self.songs)))]
 
+# %% ../nbs/41_encoder.ipynb #a5c8991d
 class FolderSongs:
     "Song source over a MUSDB18-layout folder: random `seconds` crops of `root/<track>/<stem>.wav`."
     def __init__(self, root, # folder holding one sub-folder per track (or train/ and test/ sub-folders)

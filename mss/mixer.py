@@ -32,6 +32,7 @@ def eq_weights(freqs:torch.Tensor, # frequencies (F,) in Hz
     w = torch.exp(-0.5 * ((lf - torch.from_numpy(np.log2(centres))) / width_oct) ** 2)
     return (w / w.sum(1, keepdim=True)).float()
 
+# %% ../nbs/42_mixer.ipynb #2232e013
 def balance_to_pan(p_db): # balance (dB), float or Tensor
     "Pan position in (-1, 1) (+ = left) of a balance `p` in dB: (gL² − gR²)/(gL² + gR²)."
     return torch.tanh(torch.as_tensor(p_db) * math.log(10) / 20)

@@ -182,6 +182,7 @@ def train_from_config(config, # experiment YAML path or dict
         else: hist = item
     yield SashimiRun(model, hist, len(tr), len(va))
 
+# %% ../nbs/15_sashimi_train.ipynb #ba4b7658
 @call_parse
 def sashimi_train_cli(config:str=None, # experiment YAML (dataset, model, train sections)
                       root:str=None, # override dataset.root

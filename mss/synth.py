@@ -32,6 +32,7 @@ PIP_LINE = 'pip install "mss[synth]"'
 class SynthDependencyError(OSError):
     "A program, soundfont, MIDI source or Python package the generator needs is missing; the message says how to install it."
 
+# %% ../nbs/04_synth.ipynb #b92d15d7
 @dataclass(frozen=True)
 class MidiSource:
     "A folder of MIDI songs shipped by a Debian package, with its licence."
@@ -108,6 +109,7 @@ def find_songs(sources=MIDI_SOURCES, # candidate MIDI sources
         out += [Song(s.artist, p.stem, str(p), s.licence, s.package) for p in sorted(Path(s.folder).glob('*.mid'))]
     return sorted(out, key=lambda s: s.name)
 
+# %% ../nbs/04_synth.ipynb #fbeb84e9
 GRID = 0.25 # s, activity frame for coverage
 _EXCLUDED_LEAD = set(range(96, 104)) | set(range(112, 128)) | {47, 55}
 _LEAD_NAMES = ('vocals', 'vocal', 'voice', 'lead', 'melody')
@@ -186,6 +188,7 @@ def choose_window(parts:dict, # from `assign_stems`
     top = idx[:max(3, len(scores) // 4)]
     return float(starts[top[int(rng.integers(len(top)))]])
 
+# %% ../nbs/04_synth.ipynb #8333e852
 _DROP_CC = {0, 10, 32, 121}
 
 def crop_instrument(inst, # a `pretty_midi.Instrument`
@@ -209,6 +212,7 @@ def crop_instrument(inst, # a `pretty_midi.Instrument`
         pretty_midi.PitchBend(b.pitch, b.time - start) for b in inst.pitch_bends if start <= b.time < stop + tail]
     return out
 
+# %% ../nbs/04_synth.ipynb #6ac10eb9
 def skyline(notes, # notes of the lead part
             lo:int=55, hi:int=79, # singer's range (MIDI pitches)
            )->list: # monophonic notes, sorted, moved by octaves into [lo, hi]
@@ -304,6 +308,7 @@ def _analyse(word:str, voice:str)->dict:
     if best[1] - best[0] < 2: best = (first, last)
     return {'sr': sr, 'f0': f0, 'sp': sp, 'ap': ap, 'first': first, 'last': last, 'va': best[0], 'vb': best[1]}
 
+# %% ../nbs/04_synth.ipynb #5e2cc578
 def _widen(sp:np.ndarray, ap:np.ndarray, sr:int, fft_size:int)->tuple[np.ndarray, np.ndarray]:
     "Extend a WORLD envelope analysed at `sr` to 44.1 kHz: sloped continuation of the top band, aperiodic."
     nb = fft_size // 2 + 1
@@ -315,6 +320,35 @@ def _widen(sp:np.ndarray, ap:np.ndarray, sr:int, fft_size:int)->tuple[np.ndarray
     up = level * (hz[k0:][None] / (sr / 2)) ** -4.0  # power falls 12 dB per octave
     return (np.concatenate([sp, up], 1), np.concatenate([ap, np.full((ap.shape[0], nb - k0), 0.999)], 1))
 
+# %% ../nbs/04_synth.ipynb #944b90b8
+def _syllable(w:dict, a:int, b:int, melisma:bool, fp:float):
+    "Frames of analysed word `w` placed on note frames [a, b): (dst, lo, hi, fr, voiced)."
+    on = 0 if melisma else min(w['va'] - w['first'], int(0.08 / fp), a)  # onset consonant, before the note
+    coda = 0 if melisma else min(w['last'] - w['vb'], int(0.25 * (b - a)))
+    nuc = b - a - coda  # the vowel, stretched
+    src = np.concatenate([np.arange(w['va'] - on, w['va'], dtype=float),
+                          np.linspace(w['va'], w['vb'] - 1, max(nuc, 1))[:nuc],
+                          np.arange(w['vb'], w['vb'] + coda, dtype=float)])
+    dst = np.arange(a - on, a - on + len(src))
+    lo = np.floor(src).astype(int); hi = np.minimum(lo + 1, len(w['f0']) - 1); fr = (src - lo)[:, None]
+    voiced = np.concatenate([w['f0'][lo[:on]] > 0, np.ones(nuc, bool), w['f0'][lo[on + nuc:]] > 0])
+    return dst, lo, hi, fr, voiced
+
+def _expression(rng)->dict:
+    "The singer's vibrato and drift, drawn once per line."
+    return dict(vib_rate=rng.uniform(4.8, 6.2), vib_depth=35 * rng.uniform(0.5, 1.2),
+                drift_f=rng.uniform(0.1, 0.3), drift_ph=rng.uniform(0, 2 * np.pi))
+
+def _pitch(hz:float, dst, a:int, fp:float, ex:dict, glide_from=None):
+    "f0 (Hz) of a note at `hz` over frames `dst` (note onset at frame `a`): vibrato fading in after 250 ms, drift, a 40-ms glide from `glide_from` Hz."
+    t = (dst - a) * fp
+    cents = (ex['vib_depth'] * np.sin(2 * np.pi * ex['vib_rate'] * t) * np.clip((t - 0.25) / 0.2, 0, 1)
+             + 8 * np.sin(2 * np.pi * ex['drift_f'] * dst * fp + ex['drift_ph']))
+    track = hz * 2 ** (cents / 1200)
+    if glide_from is not None: track *= (glide_from / hz) ** np.exp(-np.clip(t, 0, None) / 0.04)
+    return track
+
+# %% ../nbs/04_synth.ipynb #0f9b01d2
 def _reverb(x:np.ndarray, rng, wet:float, t60:float=1.2, predelay:float=0.02)->np.ndarray:
     n = int(t60 * SAMPLE_RATE); t = np.arange(n) / SAMPLE_RATE
     ir = rng.standard_normal((2, n)) * np.exp(-6.91 * t / t60)
@@ -325,6 +359,7 @@ def _reverb(x:np.ndarray, rng, wet:float, t60:float=1.2, predelay:float=0.02)->n
         out[c, pad:] += wet * signal.fftconvolve(x, ir[c])[:len(x) - pad]
     return out
 
+# %% ../nbs/04_synth.ipynb #af2a1c54
 def sing(notes:list, # monophonic `pretty_midi.Note`s (s), e.g. from `skyline`
          n_samples:int, # length of the result (samples at 44.1 kHz)
          rng:np.random.Generator, # draws words, vibrato, drift and reverb
@@ -338,8 +373,7 @@ def sing(notes:list, # monophonic `pretty_midi.Note`s (s), e.g. from `skyline`
     T = int(math.ceil(n_samples / SAMPLE_RATE / fp)) + 2
     f0 = np.zeros(T); sp = np.full((T, nb), 1e-16); ap = np.full((T, nb), 0.999)
     cache, prev_end, prev_hz, prev_word = {}, -1.0, None, None
-    vib_rate, vib_depth = rng.uniform(4.8, 6.2), 35 * rng.uniform(0.5, 1.2)
-    drift_f, drift_ph = rng.uniform(0.1, 0.3), rng.uniform(0, 2 * np.pi)
+    ex = _expression(rng)
     for n in notes:
         dur = n.end - n.start
         if dur < 0.06: continue
@@ -352,28 +386,12 @@ def sing(notes:list, # monophonic `pretty_midi.Note`s (s), e.g. from `skyline`
             w['sp'], w['ap'] = _widen(w['sp'], w['ap'], w['sr'], fft)
             cache[word] = w
         w = cache[word]
-        on = 0 if melisma else min(w['va'] - w['first'], int(0.08 / fp), a)
-        coda = 0 if melisma else min(w['last'] - w['vb'], int(0.25 * (b - a)))
-        nuc = b - a - coda
-        # onset consonant before the note, vowel stretched over it, coda at its end
-        src = np.concatenate([np.arange(w['va'] - on, w['va'], dtype=float),
-                              np.linspace(w['va'], w['vb'] - 1, max(nuc, 1))[:nuc],
-                              np.arange(w['vb'], w['vb'] + coda, dtype=float)])
-        dst = np.arange(a - on, a - on + len(src))
-        lo = np.floor(src).astype(int); hi = np.minimum(lo + 1, len(w['f0']) - 1); fr = (src - lo)[:, None]
-        lsp = (1 - fr) * np.log(w['sp'][lo]) + fr * np.log(w['sp'][hi])
+        dst, lo, hi, fr, voiced = _syllable(w, a, b, melisma, fp)
         g = 0.35 + 0.65 * n.velocity / 127
-        sp[dst] = np.exp(lsp) * g * g
+        sp[dst] = np.exp((1 - fr) * np.log(w['sp'][lo]) + fr * np.log(w['sp'][hi])) * g * g  # log-envelope interpolation
         ap[dst] = (1 - fr) * w['ap'][lo] + fr * w['ap'][hi]
-        hz = 440.0 * 2 ** ((n.pitch - 69) / 12)
-        t = (dst - a) * fp
-        cents = (vib_depth * np.sin(2 * np.pi * vib_rate * t) * np.clip((t - 0.25) / 0.2, 0, 1)
-                 + 8 * np.sin(2 * np.pi * drift_f * dst * fp + drift_ph))
-        track = hz * 2 ** (cents / 1200)
-        if prev_hz is not None and n.start - prev_end < 0.05:
-            track *= (prev_hz / hz) ** np.exp(-np.clip(t, 0, None) / 0.04)
-        voiced = np.concatenate([w['f0'][lo[:on]] > 0, np.ones(nuc, bool), w['f0'][lo[on + nuc:]] > 0])
-        f0[dst] = np.where(voiced, track, 0.0)
+        hz, glide = 440.0 * 2 ** ((n.pitch - 69) / 12), prev_hz if prev_hz is not None and n.start - prev_end < 0.05 else None
+        f0[dst] = np.where(voiced, _pitch(hz, dst, a, fp, ex, glide), 0.0)
         prev_end, prev_hz, prev_word = n.end, hz, word
     y = pw.synthesize(f0, sp, ap, SAMPLE_RATE, FRAME)[:n_samples]
     y = np.pad(y, (0, n_samples - len(y)))
@@ -399,6 +417,8 @@ def active_rms(x:np.ndarray, # audio (C, L)
     return float(np.sqrt(e[act].mean())) if act.any() else 0.0
 
 RMS_TARGET = {'vocals': -20.0, 'drums': -21.0, 'bass': -22.0, 'other': -23.0}
+
+# %% ../nbs/04_synth.ipynb #8bcaa018
 KITS = (0, 0, 0, 8, 16, 24, 25, 32, 40)
 
 def make_track(song:Song, # the MIDI song
