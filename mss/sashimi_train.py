@@ -4,14 +4,13 @@
 
 # %% ../nbs/15_sashimi_train.ipynb #5c12b445
 from __future__ import annotations
-import math, os, json, sys
+import math, os
 import dataclasses
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader
-from fastcore.script import call_parse, store_true
 from .quantized import ar_collate, zero_token, QuantizedAudioDataset, quantized_config
 from .config import load_yaml
 from .events import Event, StepCompleted, ValidationCompleted, drain
@@ -19,7 +18,7 @@ from .models.sashimi import Sashimi, SashimiConfig, SashimiError, sashimi_config
 
 # %% auto #0
 __all__ = ['TrainConfig', 'train_config', 'evaluate', 'train_sashimi', 'fit_sashimi', 'load_sashimi', 'SashimiRun',
-           'train_from_config', 'sashimi_train_cli']
+           'train_from_config']
 
 # %% ../nbs/15_sashimi_train.ipynb #6e3c938e
 @dataclass
@@ -181,26 +180,3 @@ def train_from_config(config, # experiment YAML path or dict
         if isinstance(item, Event): yield item
         else: hist = item
     yield SashimiRun(model, hist, len(tr), len(va))
-
-# %% ../nbs/15_sashimi_train.ipynb #ba4b7658
-@call_parse
-def sashimi_train_cli(config:str=None, # experiment YAML (dataset, model, train sections)
-                      root:str=None, # override dataset.root
-                      max_steps:int=None, # stop after this many steps
-                      checkpoint_dir:str=None, # override train.checkpoint_dir
-                      debug:store_true=False, # show the traceback on error
-                     ):
-    "Train SaShiMi from an experiment config, with a progress bar."
-    from tqdm.auto import tqdm
-    def show(e): # one JSON line per validation
-        if isinstance(e, ValidationCompleted):
-            tqdm.write(json.dumps({'step': e.step, **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in e.metrics.items()}}))
-    try:
-        if not config: raise SashimiError("--config is required.")
-        d = load_yaml(config)
-        if root: d.setdefault('dataset', {})['root'] = root
-        ov = {k: v for k, v in dict(max_steps=max_steps, checkpoint_dir=checkpoint_dir).items() if v is not None}
-        drain(train_from_config(d, **ov), show, progress=True, desc='mss-sashimi-train')
-    except (ValueError, OSError) as e:
-        if debug: raise
-        sys.stderr.write(f"mss-sashimi-train: error: {e}\n"); sys.exit(2)

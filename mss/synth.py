@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_synth.ipynb #a59ba121
 from __future__ import annotations
-import os, io, sys, json, math, shutil, zlib, subprocess, tempfile, importlib, importlib.metadata, platform, warnings
+import os, io, json, math, shutil, zlib, subprocess, tempfile, importlib, importlib.metadata, platform, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -12,7 +12,6 @@ import soundfile as sf
 from scipy import signal
 import yaml
 import torch
-from fastcore.script import call_parse, anno_parser
 from .audio import STEMS
 from .events import EventSink, ItemCompleted
 
@@ -21,7 +20,7 @@ __all__ = ['SAMPLE_RATE', 'APT_LINE', 'PIP_LINE', 'MIDI_SOURCES', 'SOUNDFONTS', 
            'VOICES_M', 'FRAME', 'RMS_TARGET', 'KITS', 'PEAK', 'SynthDependencyError', 'MidiSource', 'Soundfont',
            'available_soundfonts', 'check_tools', 'Song', 'find_songs', 'assign_stems', 'choose_window',
            'crop_instrument', 'skyline', 'render_midi', 'sing', 'active_rms', 'make_track', 'quantise_stems',
-           'make_dataset', 'toy_song', 'make_dataset_main', 'make_dataset_cli']
+           'make_dataset', 'toy_song']
 
 # %% ../nbs/04_synth.ipynb #5730077b
 SAMPLE_RATE = 44100
@@ -684,36 +683,3 @@ def toy_song(seed:int=0, # song seed: every seed is a different song
         x = out[k][:, :L]; rms = np.sqrt((x ** 2).mean() + 1e-20)
         res[k] = torch.from_numpy(x * (10 ** (_TOY_RMS_DB[k] / 20) / rms if rms > 1e-9 else 0.0)).float()
     return res
-
-# %% ../nbs/04_synth.ipynb #cef803e0
-@call_parse
-def make_dataset_main(root:str=None, # output folder (required)
-                      n_train:int=14, # tracks in train/ (validation tracks included)
-                      n_test:int=6, # tracks in test/
-                      n_valid:int=2, # train tracks listed as validation in setup.yaml
-                      duration:float=30.0, # track length (s)
-                      seed:int=0, # random seed
-                      vocals:str='sung', # "sung" (espeak-ng + WORLD) or "gm" (GM voice patch)
-                      overwrite:bool=False, # replace the dataset of a non-empty root
-                      debug:bool=False, # show tracebacks
-                     ):
-    "Generate an offline MUSDB18-HQ-layout multitrack dataset (options may be spelled --n-train or --n_train)."
-    try:
-        if not root: raise ValueError("--root is required: the folder to write the dataset into.")
-        make_dataset(root, n_train, n_test, n_valid, duration, seed, vocals, overwrite, progress=True)
-    except (ValueError, OSError) as e:
-        if debug: raise
-        sys.stderr.write(f"mss-make-dataset: {e}\n"); sys.exit(2)
-
-def _underscore(arg:str)->str:
-    if not arg.startswith('--'): return arg
-    name, eq, val = arg[2:].partition('=')
-    return '--' + name.replace('-', '_') + eq + val
-
-def make_dataset_cli(argv:list|None=None, # command-line arguments (default: sys.argv[1:])
-                    ):
-    "Entry point of `mss-make-dataset`: accepts --n-train as well as --n_train, then runs `make_dataset_main`."
-    argv = [_underscore(a) for a in (sys.argv[1:] if argv is None else argv)]
-    p = anno_parser(make_dataset_main, 'mss-make-dataset')
-    kw = {k: v for k, v in vars(p.parse_args(argv)).items() if k not in ('pdb', 'xtra')}
-    return make_dataset_main(**kw)
