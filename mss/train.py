@@ -18,7 +18,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 from fastcore.basics import patch
 from .config import ConfigError, MSSTConfig, msst_config_from_dict, load_yaml, save_yaml, config_from_dict, InferenceConfig
 from .checkpoint import save_checkpoint, load_weights
-from .data import MUSDB_STEMS, DataError, TrainDataset, ValidDataset, SeparationBatch, collate_fn, stem_groups
+from .audio import STEMS
+from .data import DataError, TrainDataset, ValidDataset, SeparationBatch, collate_fn, stem_groups
 from .events import StepCompleted, ValidationCompleted, StageStarted, StageCompleted, drain
 from .inference import InferenceEngine
 from .losses import CombinedLoss, loss_from_config
@@ -382,9 +383,9 @@ class StepDataset(Dataset):
 def _check_stems(stems:list, root)->None:
     try: stem_groups(stems)
     except ValueError:
-        bad = [s for s in stems if s not in MUSDB_STEMS]
+        bad = [s for s in stems if s not in STEMS]
         raise DataError(f"{root}: the config's stem(s) {', '.join(map(repr, bad))} are not in the data "
-                        f"(a MUSDB18 folder provides {', '.join(MUSDB_STEMS)}).") from None
+                        f"(a MUSDB18 folder provides {', '.join(STEMS)}).") from None
 
 @patch
 def train_data(self:SeparationTask,
