@@ -6,7 +6,7 @@
 from __future__ import annotations
 import json, sys, warnings
 from pathlib import Path
-from fastcore.script import anno_parser
+from fastcore.script import anno_parser, Param
 from .audio import save_audio, safe_name, audio_info
 from .events import EventSink, drain, ValidationCompleted
 from .inference import InferenceEngine, InferenceOutput
@@ -100,7 +100,7 @@ def run_command(func, # the command: a function whose parameters carry comments 
             error(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
 
 # %% ../nbs/60_cli.ipynb #5d8c78ce
-def _separate(inputs:list, # audio files or folders to separate
+def _separate(inputs:Param("audio files or folders to separate", str, nargs='+'),
               config:str=None, # model config: an mss YAML or an MSST-style YAML
               checkpoint:str=None, # model weights (.ckpt/.pt/.pth); omit for random weights
               out:str='separated', # output root: OUT/<track>/<stem>.wav

@@ -4,20 +4,19 @@
 
 # %% ../nbs/05_quantized.ipynb #75ad84f3
 from __future__ import annotations
-import math, re, sys
+import math, re
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
-from fastcore.script import call_parse, store_true
 from .audio import load_audio, save_audio, audio_info
 from .config import load_yaml  # one YAML reader for the whole project
 
 # %% auto #0
 __all__ = ['QuantizedDataError', 'zero_token', 'minmax_scale', 'quantize', 'dequantize', 'ar_pair', 'QuantizedConfig',
            'quantized_config', 'config_dir', 'natural_key', 'split_files', 'QuantizedAudioDataset', 'ar_collate',
-           'musdb_stereo_wav', 'musdb_stereo_wav_cli']
+           'musdb_stereo_wav']
 
 # %% ../nbs/05_quantized.ipynb #96699afa
 class QuantizedDataError(ValueError):
@@ -218,19 +217,3 @@ def musdb_stereo_wav(root, # MUSDB18-HQ-layout folder (ROOT/{train,test}/<track>
         d.parent.mkdir(parents=True, exist_ok=True)
         written.append(save_audio(d, a, sr, on_clip='ignore'))
     return written
-
-# %% ../nbs/05_quantized.ipynb #806a8876
-@call_parse
-def musdb_stereo_wav_cli(root:str=None, # MUSDB18-HQ-layout folder
-                         out:str=None, # output folder
-                         sample_rate:int=16000, # output sample rate in Hz (0 keeps the original)
-                         overwrite:store_true=False, # replace existing outputs
-                         debug:store_true=False, # show the traceback on error
-                        ):
-    "Convert a MUSDB18-HQ-layout tree to a stereo WAV tree (one file per track, both channels kept)."
-    try:
-        if not root or not out: raise QuantizedDataError("both --root and --out are required.")
-        musdb_stereo_wav(root, out, sample_rate or None, overwrite)
-    except (ValueError, OSError) as e:
-        if debug: raise
-        sys.stderr.write(f"mss-musdb-stereo-wav: error: {e}\n"); sys.exit(2)

@@ -15,7 +15,7 @@ import mss.synth as ms
 import mss.metrics as mm
 
 ARGS = dict(n_train=3, n_test=1, n_valid=1, duration=6.0, seed=11)
-CLI = [sys.executable, '-c', 'from mss.synth import make_dataset_cli; make_dataset_cli()']
+CLI = [sys.executable, '-c', 'from mss.cli import make_dataset_cli; make_dataset_cli()']
 
 def _tools_ok():
     try: ms.check_tools('sung'); return True

@@ -11,7 +11,7 @@ def _cli(tmp_path, *args):
     if exe: cmd = [exe, *args]
     else:
         script = tmp_path / 'train_encoder.py'
-        script.write_text('from mss.encoder import train_encoder_cli\ntrain_encoder_cli()\n')
+        script.write_text('from mss.cli import train_encoder_cli\ntrain_encoder_cli()\n')
         cmd = [sys.executable, str(script), *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 

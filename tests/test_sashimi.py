@@ -131,7 +131,7 @@ def _script(tmp_path, target):
     return p
 
 
-def run_cli(*args, tmp=None, target='mss.quantized:musdb_stereo_wav_cli'):
+def run_cli(*args, tmp=None, target='mss.cli:musdb_stereo_wav_cli'):
     return subprocess.run([sys.executable, _script(tmp, target), *map(str, args)], capture_output=True, text=True, timeout=120)
 
 
@@ -158,7 +158,7 @@ def test_musdb_stereo_wav_cli(tmp_path):
 
 
 def test_sashimi_train_cli_bad_config(tmp_path):
-    r = run_cli('--config', tmp_path / 'x.yaml', tmp=tmp_path, target='mss.sashimi_train:sashimi_train_cli')
+    r = run_cli('--config', tmp_path / 'x.yaml', tmp=tmp_path, target='mss.cli:sashimi_train_cli')
     assert r.returncode == 2 and 'no such config file' in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 

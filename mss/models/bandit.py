@@ -12,17 +12,13 @@ import torch
 import torch.nn as nn
 import torchaudio
 from ..audio import stft, istft
-from ..config import SeparatorConfig
+from ..config import SeparatorConfig, ConfigError
 
 # %% auto #0
-__all__ = ['BandItError', 'BandItConfig', 'QueryBandItConfig', 'band_stft', 'band_istft', 'BandLayout', 'musical_bands',
-           'BandSplit', 'ResidualRNN', 'TFModel', 'MaskEstimator', 'BandIt', 'FiLM', 'BandLatent', 'QueryBandIt',
-           'QueryEncoder']
+__all__ = ['BandItConfig', 'QueryBandItConfig', 'band_stft', 'band_istft', 'BandLayout', 'musical_bands', 'BandSplit',
+           'ResidualRNN', 'TFModel', 'MaskEstimator', 'BandIt', 'FiLM', 'BandLatent', 'QueryBandIt', 'QueryEncoder']
 
 # %% ../../nbs/11_models.bandit.ipynb #111535bf
-class BandItError(ValueError):
-    "Bad input or configuration for a BandIt model: the message names the argument."
-
 @dataclass
 class BandItConfig(SeparatorConfig):
     "Hyperparameters of `BandIt` (defaults: music-64, BiLSTM 256, 8 modules, 4 stems, stereo)."
@@ -77,9 +73,9 @@ def musical_bands(n_bands:int=64, # number of bands K
                  )->BandLayout: # bands and their (K, F) frequency weights
     "Overlapping log-spaced ('musical') bands as hat functions on a warped frequency axis."
     nf = n_fft // 2 + 1
-    if n_bands < 2: raise BandItError(f"n_bands must be >= 2, got {n_bands}.")
-    if min_bins < 1 or min_bins > nf: raise BandItError(f"min_bins must be in [1, {nf}], got {min_bins}.")
-    if n_bands > nf: raise BandItError(f"n_bands={n_bands} is too many for n_fft={n_fft}: more bands than its {nf} bins.")
+    if n_bands < 2: raise ConfigError(f"n_bands must be >= 2, got {n_bands}.")
+    if min_bins < 1 or min_bins > nf: raise ConfigError(f"min_bins must be in [1, {nf}], got {min_bins}.")
+    if n_bands > nf: raise ConfigError(f"n_bands={n_bands} is too many for n_fft={n_fft}: more bands than its {nf} bins.")
     cpu = dict(dtype=torch.float64, device='cpu')  # built on the CPU even inside a `torch.device('meta')` context
     f = torch.arange(nf, **cpu) * sample_rate / n_fft
     u = torch.log2(1 + f / knee_hz)
@@ -130,7 +126,7 @@ class ResidualRNN(nn.Module):
                  rnn_type:str='lstm', # 'lstm' or 'gru'
                 ):
         super().__init__()
-        if rnn_type.lower() not in ('lstm', 'gru'): raise BandItError(f"rnn_type must be 'lstm' or 'gru', got {rnn_type!r}.")
+        if rnn_type.lower() not in ('lstm', 'gru'): raise ConfigError(f"rnn_type must be 'lstm' or 'gru', got {rnn_type!r}.")
         self.norm = nn.LayerNorm(emb_dim)
         self.rnn = (nn.LSTM if rnn_type.lower() == 'lstm' else nn.GRU)(emb_dim, rnn_dim, batch_first=True, bidirectional=True)
         self.fc = nn.Linear(2 * rnn_dim, emb_dim)
@@ -187,13 +183,13 @@ class MaskEstimator(nn.Module):
 # %% ../../nbs/11_models.bandit.ipynb #7223d74a
 def _check_mixture(x, C:int)->None:
     if not torch.is_tensor(x) or x.ndim != 3:
-        raise BandItError(f"mixture must be a (B, C, L) tensor, got {tuple(x.shape) if torch.is_tensor(x) else type(x).__name__}.")
-    if x.shape[1] != C: raise BandItError(f"mixture has {x.shape[1]} channels; the model expects {C}.")
-    if x.shape[-1] < 1: raise BandItError("mixture is empty (0 samples).")
+        raise ValueError(f"mixture must be a (B, C, L) tensor, got {tuple(x.shape) if torch.is_tensor(x) else type(x).__name__}.")
+    if x.shape[1] != C: raise ValueError(f"mixture has {x.shape[1]} channels; the model expects {C}.")
+    if x.shape[-1] < 1: raise ValueError("mixture is empty (0 samples).")
 
 def _make_config(cls, config, kwargs):
     if config is None: return cls(**kwargs)
-    if type(config) is not cls: raise BandItError(f"config must be a {cls.__name__}, got {type(config).__name__}.")
+    if type(config) is not cls: raise ConfigError(f"config must be a {cls.__name__}, got {type(config).__name__}.")
     return dataclasses.replace(config, **kwargs)
 
 class BandIt(nn.Module):
@@ -203,7 +199,7 @@ class BandIt(nn.Module):
                  **kwargs): # `BandItConfig` fields (override `config`)
         super().__init__()
         cfg = self.config = _make_config(self.config_class, config, kwargs)
-        if not cfg.stems: raise BandItError("stems must name at least one output stem.")
+        if not cfg.stems: raise ConfigError("stems must name at least one output stem.")
         self.stems, self.sample_rate, self.audio_channels, self.chunk_size = list(cfg.stems), cfg.sample_rate, cfg.audio_channels, cfg.chunk_size
         self.layout = musical_bands(cfg.n_bands, cfg.n_fft, cfg.sample_rate, cfg.band_knee_hz, cfg.min_band_bins)
         self.band_split = BandSplit(self.layout, cfg.audio_channels, cfg.emb_dim)
@@ -264,7 +260,7 @@ class QueryBandIt(nn.Module):
         super().__init__()
         cfg = self.config = _make_config(self.config_class, config, kwargs)
         if not 0 <= cfg.n_post_modules <= cfg.n_modules:
-            raise BandItError(f"n_post_modules must be in [0, n_modules={cfg.n_modules}], got {cfg.n_post_modules}.")
+            raise ConfigError(f"n_post_modules must be in [0, n_modules={cfg.n_modules}], got {cfg.n_post_modules}.")
         self.stems, self.sample_rate, self.audio_channels, self.chunk_size = list(cfg.stems), cfg.sample_rate, cfg.audio_channels, cfg.chunk_size
         self.layout = musical_bands(cfg.n_bands, cfg.n_fft, cfg.sample_rate, cfg.band_knee_hz, cfg.min_band_bins)
         self.band_split = BandSplit(self.layout, cfg.audio_channels, cfg.emb_dim)
@@ -290,11 +286,11 @@ class QueryBandIt(nn.Module):
         B, E = z.shape[0], self.config.query_dim
         if not torch.is_tensor(queries) or queries.ndim != 3 or queries.shape[-1] != E:
             shape = tuple(queries.shape) if torch.is_tensor(queries) else type(queries).__name__
-            raise BandItError(f"queries must be a (B, Q, {E}) tensor, got {shape}.")
+            raise ValueError(f"queries must be a (B, Q, {E}) tensor, got {shape}.")
         if queries.shape[0] == 1 and B > 1: queries = queries.expand(B, *queries.shape[1:])
-        if queries.shape[0] != B: raise BandItError(f"queries have batch size {queries.shape[0]}, the mixture {B}.")
+        if queries.shape[0] != B: raise ValueError(f"queries have batch size {queries.shape[0]}, the mixture {B}.")
         Q = queries.shape[1]
-        if Q < 1: raise BandItError("queries must hold at least one query (Q >= 1).")
+        if Q < 1: raise ValueError("queries must hold at least one query (Q >= 1).")
         zq = self.film(z.repeat_interleave(Q, 0), queries.reshape(B * Q, E).to(z.dtype))
         M = self.mask_estim(self.post_tf(zq))                         # (B·Q, C, F, T)
         y = band_istft(M * X.repeat_interleave(Q, 0), L, self.config.n_fft, self.config.hop_size)
@@ -304,11 +300,11 @@ class QueryBandIt(nn.Module):
                 queries:torch.Tensor|None=None, # (B, Q, E) or (1, Q, E) query embeddings
                 query_names:list|None=None, # Q names for the output keys; default "0", "1", ...
                )->dict: # {query name: (B, C, L)}
-        if queries is None: raise BandItError("queries is required: a (B, Q, E) tensor of query embeddings.")
+        if queries is None: raise ValueError("queries is required: a (B, Q, E) tensor of query embeddings.")
         y = self.decode(self.encode(mixture), queries)
         names = [str(i) for i in range(y.shape[1])] if query_names is None else [str(n) for n in query_names]
         if len(names) != y.shape[1] or len(set(names)) != len(names):
-            raise BandItError(f"query_names must be {y.shape[1]} distinct names, got {query_names!r}.")
+            raise ValueError(f"query_names must be {y.shape[1]} distinct names, got {query_names!r}.")
         return {n: y[:, i] for i, n in enumerate(names)}
 
 # %% ../../nbs/11_models.bandit.ipynb #6c8a674c
@@ -320,7 +316,7 @@ class QueryEncoder(nn.Module):
                  channels:tuple=(16, 32, 64), # CNN widths
                 ):
         super().__init__()
-        if n_mels % 8: raise BandItError(f"n_mels must be a multiple of 8, got {n_mels}.")
+        if n_mels % 8: raise ConfigError(f"n_mels must be a multiple of 8, got {n_mels}.")
         self.mel = torchaudio.transforms.MelSpectrogram(sample_rate, n_fft=1024, hop_length=320, n_mels=n_mels)
         layers, c0 = [], 1
         for c in channels:
@@ -331,7 +327,7 @@ class QueryEncoder(nn.Module):
 
     def forward(self, clip:torch.Tensor, # (B, C, Lq) or (B, Q, C, Lq) audio
                )->torch.Tensor: # (B, E) or (B, Q, E)
-        if clip.ndim not in (3, 4): raise BandItError(f"clip must be (B, C, Lq) or (B, Q, C, Lq), got {tuple(clip.shape)}.")
+        if clip.ndim not in (3, 4): raise ValueError(f"clip must be (B, C, Lq) or (B, Q, C, Lq), got {tuple(clip.shape)}.")
         lead = clip.shape[:-2]
         x = clip.reshape(-1, *clip.shape[-2:]).mean(1)                  # mono (N, Lq)
         x = torch.log(self.mel(x) + 1e-5)[:, None]                      # (N, 1, mels, frames)

@@ -11,16 +11,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from ..audio import stft, istft
-from ..config import SeparatorConfig
+from ..config import SeparatorConfig, ConfigError
 
 # %% auto #0
-__all__ = ['TFSWAError', 'TFSWAConfig', 'window_partition', 'window_reverse', 'shifted_window_mask', 'WindowAttention',
-           'AttentionLayer', 'TFSWABlock', 'ResBlock', 'TFSWAUNet']
+__all__ = ['TFSWAConfig', 'window_partition', 'window_reverse', 'shifted_window_mask', 'WindowAttention', 'AttentionLayer',
+           'TFSWABlock', 'ResBlock', 'TFSWAUNet']
 
 # %% ../../nbs/12_models.tfswa.ipynb #224e97f4
-class TFSWAError(ValueError):
-    "Bad input or configuration for the TFSWA-style U-Net: the message names the argument."
-
 @dataclass
 class TFSWAConfig(SeparatorConfig):
     "Hyperparameters of `TFSWAUNet` (defaults: 15.8 M parameters, 4 stems, stereo, 44.1 kHz)."
@@ -123,8 +120,8 @@ class AttentionLayer(nn.Module):
                  mlp_ratio:float=2.0, # FFN hidden size / C
                 ):
         super().__init__()
-        if axis not in ('time', 'freq', 'window'): raise TFSWAError(f"axis must be 'time', 'freq' or 'window', got {axis!r}.")
-        if shift < 0 or shift >= window: raise TFSWAError(f"shift must be in [0, window={window}), got {shift}.")
+        if axis not in ('time', 'freq', 'window'): raise ConfigError(f"axis must be 'time', 'freq' or 'window', got {axis!r}.")
+        if shift < 0 or shift >= window: raise ConfigError(f"shift must be in [0, window={window}), got {shift}.")
         self.axis, self.window, self.shift, self.heads = axis, window, shift, max(1, dim // head_dim)
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
         if axis == 'window': self.attn = WindowAttention(dim, self.heads, window)
@@ -201,9 +198,9 @@ def _stage(ch:int, n_res:int, attn:bool, c:TFSWAConfig)->nn.Sequential:
 # %% ../../nbs/12_models.tfswa.ipynb #4ac60df0
 def _check_mixture(x, C:int)->None:
     if not torch.is_tensor(x) or x.ndim != 3:
-        raise TFSWAError(f"mixture must be a (B, C, L) tensor, got {tuple(x.shape) if torch.is_tensor(x) else type(x).__name__}.")
-    if x.shape[1] != C: raise TFSWAError(f"mixture has {x.shape[1]} channels; the model expects {C}.")
-    if x.shape[-1] < 1: raise TFSWAError("mixture is empty (0 samples).")
+        raise ValueError(f"mixture must be a (B, C, L) tensor, got {tuple(x.shape) if torch.is_tensor(x) else type(x).__name__}.")
+    if x.shape[1] != C: raise ValueError(f"mixture has {x.shape[1]} channels; the model expects {C}.")
+    if x.shape[-1] < 1: raise ValueError("mixture is empty (0 samples).")
 
 class TFSWAUNet(nn.Module):
     "TFSWA-style spectrogram U-Net with complex ratio masks: `(B, C, L)` → `{stem: (B, C, L)}`."
@@ -212,14 +209,14 @@ class TFSWAUNet(nn.Module):
                  **kwargs): # `TFSWAConfig` fields (override `config`)
         super().__init__()
         if config is not None and not isinstance(config, TFSWAConfig):
-            raise TFSWAError(f"config must be a TFSWAConfig, got {type(config).__name__}.")
+            raise ConfigError(f"config must be a TFSWAConfig, got {type(config).__name__}.")
         c = self.config = dataclasses.replace(config, **kwargs) if config is not None else TFSWAConfig(**kwargs)
-        if not c.stems: raise TFSWAError("stems must name at least one output stem.")
+        if not c.stems: raise ConfigError("stems must name at least one output stem.")
         down = 2 ** len(c.channels)
         if not 0 < c.n_freq <= c.n_fft // 2 + 1 or c.n_freq % down:
-            raise TFSWAError(f"n_freq must be a multiple of {down} (2 ** number of stages) and at most n_fft//2+1 = {c.n_fft // 2 + 1}, got {c.n_freq}.")
+            raise ConfigError(f"n_freq must be a multiple of {down} (2 ** number of stages) and at most n_fft//2+1 = {c.n_fft // 2 + 1}, got {c.n_freq}.")
         if any(not 0 <= i < len(c.channels) for i in c.attn_stages):
-            raise TFSWAError(f"attn_stages must index the {len(c.channels)} stages, got {c.attn_stages}.")
+            raise ConfigError(f"attn_stages must index the {len(c.channels)} stages, got {c.attn_stages}.")
         self.stems, self.sample_rate, self.audio_channels, self.chunk_size = list(c.stems), c.sample_rate, c.audio_channels, c.chunk_size
         ch, S, C = list(c.channels), len(c.stems), c.audio_channels
         self.stem = nn.Conv2d(2 * C, ch[0], 3, padding=1)
