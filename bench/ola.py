@@ -1,6 +1,6 @@
 """Overlap-add benchmark: mss vs demucs 4.1.0 `apply_model` vs splifft 0.0.9 (`generate_chunks` + `stitch_chunks`).
 
-Protocol (specs/overlap_add.md §4, §6): seeded randn·0.1 stereo input at 44.1 kHz, 4 stems, 11 s chunks, overlap 0.5 and
+Protocol: seeded randn·0.1 stereo input at 44.1 kHz, 4 stems, 11 s chunks, overlap 0.5 and
 0.75, batch 4 (demucs runs one chunk per call; mss also runs at batch 1 for a like-for-like row), 2 torch threads,
 one fresh process per run, peers interleaved within each repetition, median of 3. Memory: peak RSS during the call −
 RSS just before it. Overhead: wall − the time spent inside the model's forward calls (chunking, copying, stitching,

@@ -3,7 +3,7 @@
   python bench/sashimi.py speed  [--n 16384]            # recurrent generation vs re-running convolution mode
   python bench/sashimi.py train  [--steps 300] [...]    # joint stereo vs two mono models on correlated stereo data
 
-Results go to bench/sashimi_out/ (JSON, 1-s WAVs); the numbers are copied into bench/RESULTS.md §5.
+Results go to bench/sashimi_out/ (JSON, committed; 1-s WAVs, not committed: *.wav is gitignored); the numbers are copied into bench/RESULTS.md §5.
 """
 import argparse, json, math, os, platform, time
 from pathlib import Path
