@@ -36,7 +36,7 @@ def make_musdb(root, n_test=2, seconds=1.6, seed=0):
     for subset, n in (('train', 1), ('test', n_test)):
         for k in range(n):
             d = root / subset / f'Artist {k} - Song'
-            src = {s: (0.2 * torch.sin(2 * torch.pi * f * (1 + 0.05 * k) * t) + 0.02 * torch.randn(len(t), generator=g)).repeat(2, 1)
+            src = {s: 0.2 * torch.sin(2 * torch.pi * f * (1 + 0.05 * k) * t) + 0.02 * torch.randn(2, len(t), generator=g)
                    for s, f in zip(('vocals', 'drums', 'bass', 'other'), (880, 3000, 110, 440))}
             for s, x in src.items(): save_audio(d / f'{s}.wav', x, SR, subtype='FLOAT')
             save_audio(d / 'mixture.wav', sum(src.values()), SR, subtype='FLOAT')
@@ -55,7 +55,7 @@ def setup(tmp_path_factory):
 def test_end_to_end_and_resume(setup):
     d = setup
     args = ['--config', d / 'tiny.yaml', '--checkpoint', d / 'tiny.ckpt', '--data-root', d / 'musdb', '--out', d / 'ev',
-            '--save-audio', '--metric-backend', 'museval', '--device', 'cpu']
+            '--save-audio', '--device', 'cpu']  # the default metric backend: torch
     r = run(*args)
     assert r.returncode == 0, r.stderr
     names = sorted(p.name for p in (d / 'ev').iterdir())
@@ -67,6 +67,7 @@ def test_end_to_end_and_resume(setup):
     assert set(rec['stems']['other']) == {'uSDR', 'SI-SDR', 'SDR', 'ISR', 'SIR', 'SAR'}
     assert rec['groups'] == [['vocals', 'other'], ['vocals', 'accompaniment']]
     assert abs(rec['duration'] - 1.6) < 1e-9 and rec['separation_time'] > 0 and rec['metric_time'] > 0
+    assert rec['metric_backend'] == 'torch'
     # the scored estimate is the written WAV; its uSDR is recomputed from the files
     from mss.metrics import usdr
     est, _ = load_audio(d / 'ev' / 'Artist 1 - Song' / 'accompaniment.wav')
@@ -157,7 +158,7 @@ def _rank(rank, world, init, root, out, q):
     torch.set_num_threads(1)
     dist.init_process_group('gloo', init_method=f'file://{init}', rank=rank, world_size=world)
     try:
-        res = evaluate('mixture', MusdbTracks(root, ('vocals', 'other')), out, metric_backend='museval')
+        res = evaluate('mixture', MusdbTracks(root, ('vocals', 'other')), out)
         q.put((rank, sorted(res.tracks), res.summary))
     finally: dist.destroy_process_group()
 
@@ -176,6 +177,18 @@ def test_two_gloo_ranks(setup, tmp_path):
     names = ['Artist 0 - Song', 'Artist 1 - Song']
     assert got[0][0] == names and got[1][0] == names  # gathered: every rank holds every record
     assert got[1][1] is None
-    single = evaluate('mixture', MusdbTracks(setup / 'musdb', ('vocals', 'other')), tmp_path / 'single', metric_backend='museval')
+    single = evaluate('mixture', MusdbTracks(setup / 'musdb', ('vocals', 'other')), tmp_path / 'single')
     assert got[0][1]['stems'] == single.summary['stems']
     assert summarize(tmp_path / 'ranks').summary['stems'] == single.summary['stems']
+
+def test_backends_agree(setup, tmp_path):
+    "The fast BSSEval (torch) and museval give the same per-window values on the same estimates (all four stems jointly)."
+    ds = MusdbTracks(setup / 'musdb')
+    fast = evaluate('irm', ds, tmp_path / 'torch')
+    ref = evaluate('irm', ds, tmp_path / 'museval', metric_backend='museval')
+    for n, rec in fast.tracks.items():
+        for s, d in rec['frames'].items():
+            for m, v in d.items():
+                w = ref.tracks[n]['frames'][s][m]
+                assert [x is None for x in v] == [x is None for x in w]
+                assert max(abs(a - b) for a, b in zip(v, w) if a is not None) < 1e-6, (n, s, m)
