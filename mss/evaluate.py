@@ -264,7 +264,7 @@ def summary_table(summary:dict, # from `summarize_records`
 class Evaluation:
     "The result of `evaluate`: per-track records, and on rank 0 the summary and its Markdown table."
     out_dir: Path # the output folder
-    tracks: dict # {track name: record}, the tracks this rank evaluated or read back
+    tracks: dict # {track name: record}: this rank's tracks; every track on rank 0 and under a process group
     summary: dict|None = None # from `summarize_records` (rank 0 only)
     table: str|None = None # the Markdown summary table (rank 0 only)
     def _repr_markdown_(self): return self.table or f"Evaluation of {len(self.tracks)} track(s) in {self.out_dir}"
@@ -403,7 +403,7 @@ def evaluate_stream(separator, # an `InferenceEngine`, a separation model, or a 
                                       sr, win, hop, metric_backend, groups)
                 else: job = _score_job(refs, est, sr, win, hop, metric_backend, groups, device)
                 pending.append((k, name, f, job, meta))
-            while pending and (pending[0][4] is None or len(pending) > (jobs - 1 if pool is not None else 0)):
+            while pending and (pending[0][4] is None or len(pending) > (jobs if pool is not None else 0)):
                 yield finish(*pending.popleft())
         while pending: yield finish(*pending.popleft())
     finally:
