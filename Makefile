@@ -42,7 +42,7 @@ sync-check:
 	@if [ -n "$$(git status --porcelain -- mss nbs)" ]; then git status --porcelain -- mss nbs; echo "library out of sync with the notebooks: run nbdev_export and commit"; exit 1; fi
 
 lint:
-	ruff check --select F821 mss
+	ruff check --select F mss
 
 nbtest:
 	nbdev_test --n_workers 2 --timing

@@ -13,7 +13,7 @@ from .inference import InferenceEngine, InferenceOutput
 
 # %% auto #0
 __all__ = ['AUDIO_EXTS', 'UsageError', 'find_tracks', 'separate_files', 'run_command', 'separate_cli', 'make_dataset_cli',
-           'musdb_stereo_wav_cli', 'sashimi_train_cli', 'train_encoder_cli', 'evaluate_cli']
+           'musdb_stereo_wav_cli', 'sashimi_train_cli', 'train_encoder_cli', 'train_cli', 'evaluate_cli']
 
 # %% ../nbs/60_cli.ipynb #e82c5a92
 AUDIO_EXTS = ('.wav', '.flac', '.ogg', '.aiff', '.aif', '.mp3')
@@ -73,9 +73,6 @@ def separate_files(engine:InferenceEngine, # a ready engine
     return written
 
 # %% ../nbs/60_cli.ipynb #b0d608a8
-class UsageError(ValueError):
-    "Bad command-line input: printed as one line, exit status 2."
-
 def _hyphens_to_underscores(argv:list)->list:
     return [a.split('=')[0].replace('-', '_').replace('__', '--', 1) + ('=' + a.split('=', 1)[1] if '=' in a else '')
             if a.startswith('--') else a for a in argv]
@@ -215,6 +212,36 @@ def _train_encoder(out:str='encoder_run', # run folder (last.pt is resumed from 
 def train_encoder_cli():
     "Entry point of `mss-train-encoder`."
     run_command(_train_encoder, 'mss-train-encoder')
+
+# %% ../nbs/60_cli.ipynb #tr41a002
+def _train(config:str=None, # training config: an MSST-style YAML (audio, model, training, inference; optional trainer section)
+           data_root:str=None, # MUSDB18-HQ-layout folder: train/ and a setup.yaml listing the validation tracks
+           out:str=None, # run folder: config.yaml, log.jsonl, last.ckpt, best.ckpt
+           resume:bool=False, # continue the run in --out from its last.ckpt
+           device:str=None, # cpu, cuda, cuda:1, … (default: cuda if available; under torchrun: cuda:LOCAL_RANK)
+           steps:int=None, # optimiser steps in all (default: training.num_epochs × num_steps, or trainer.steps)
+           overwrite:bool=False, # start again in an existing run folder (its run files are removed)
+           model_type:str=None, # model type for configs that do not name it (e.g. scnet_masked)
+          ):
+    "Train a separator from an MSST-style config on a MUSDB18-HQ-layout folder (also under torchrun)."
+    import os
+    from mss.train import train_from_config
+    if not config: raise UsageError("--config is required: an MSST-style YAML file.")
+    if not data_root: raise UsageError("--data-root is required: a MUSDB18-HQ-layout folder.")
+    if not out: raise UsageError("--out is required: the run folder to write.")
+    if steps is not None and steps < 1: raise UsageError(f"--steps must be >= 1, got {steps}.")
+    if resume and overwrite: raise UsageError("--resume and --overwrite exclude each other: --resume continues a run, --overwrite starts it again.")
+    main = int(os.environ.get('RANK', '0')) == 0
+    def show(e):
+        if main and isinstance(e, ValidationCompleted): print(json.dumps({'step': e.step, **{k: round(v, 4) for k, v in e.metrics.items()}}), flush=True)
+    try: res = train_from_config(config, data_root, out, resume, device, steps, overwrite, model_type, progress=True, callback=show)
+    except ImportError as e: raise UsageError(str(e)) from None
+    if main: print(f"{out}: {res.step} steps; best mean validation uSDR {res.best_metric if res.best_metric is None else round(res.best_metric, 4)} dB")
+
+def train_cli():
+    "Entry point of `mss-train`."
+    run_command(_train, 'mss-train')
+
 
 # %% ../nbs/60_cli.ipynb #21580cd3
 def _evaluate(config:str=None, # model config: an mss YAML or an MSST-style YAML

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 import torch
-from torch import nn, Tensor
+from torch import Tensor
 from .audio import load_audio, resample, to_channels
 from fastcore.basics import patch
 from .events import Event, StageStarted, StageCompleted, drain

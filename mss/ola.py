@@ -9,7 +9,7 @@ from typing import Callable, Mapping
 import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
-from .events import StageStarted, StageCompleted, ChunkProcessed, BatchSizeReduced, EventSink, drain
+from .events import StageStarted, StageCompleted, ChunkProcessed, BatchSizeReduced, drain
 
 # %% auto #0
 __all__ = ['ChunkOutOfMemoryError', 'OverlapAddProcessor']

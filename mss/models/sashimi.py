@@ -14,7 +14,6 @@ from fastcore.basics import patch
 from ..audio import save_audio
 from ..quantized import zero_token, dequantize, quantized_config
 from ..config import load_yaml
-from . import count_params
 from .s4 import S4D, ssm_param_groups
 
 # %% auto #0
