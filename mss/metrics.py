@@ -96,7 +96,7 @@ def _xcorr(x:torch.Tensor, # (A, L) float64
            y:torch.Tensor, # (B, L) float64
            lags:int, # correlations at lags -(lags-1) ... lags-1
            nfft:int=8192, # block FFT length
-           chunk:int=16, # blocks per step (memory)
+           chunk:int=8, # blocks per step (memory: a few MB, cache-friendly)
           )->torch.Tensor: # (A, B, 2*lags - 1)
     "`R[a, b, k + lags - 1] = Σ_n x[a, n + k] y[b, n]` for |k| < lags, by block FFTs."
     nfft = max(nfft, 1 << math.ceil(math.log2(4 * lags)))
@@ -150,32 +150,37 @@ def _db(num:torch.Tensor, den:torch.Tensor)->torch.Tensor:
     "10·log10(num/den), +inf where den is 0 (museval's `_safe_db`)."
     return torch.where(den == 0, torch.inf, 10 * torch.log10(num / den))
 
-def _energy(X:torch.Tensor, w2:torch.Tensor)->torch.Tensor:
-    "Energy of real signals from their `(S, C, W, K)` rfft spectra, summed over channels: `(S, W)`."
+def _energy(X:torch.Tensor, N:int, Y:torch.Tensor|None=None)->torch.Tensor:
+    "Energy of the real signals (of the difference X - Y) with `(S, C, W, K)` spectra at FFT length N, summed over channels: `(S, W)`."
     S, C, W, K = X.shape
-    return (torch.view_as_real(X).reshape(S * C * W, 2 * K).square() @ w2).view(S, C, W).sum(1)
+    x = torch.view_as_real(X).view(S * C * W, 1, 2 * K)
+    if Y is None: e, edge = torch.linalg.vector_norm(x, dim=-1).square(), X[..., [0, -1]]
+    else: e, edge = torch.cdist(x, torch.view_as_real(Y).reshape(S * C * W, 1, 2 * K), compute_mode='donot_use_mm_for_euclid_dist').square(), X[..., [0, -1]] - Y[..., [0, -1]]
+    edge = edge.abs().square()  # DC and Nyquist count once, the other bins twice (Parseval for rfft)
+    e = 2 * e.view(S, C, W) - edge[..., 0] - (edge[..., 1] if N % 2 == 0 else 0)
+    return e.sum(1) / N
 
 def _window_metrics(sig:torch.Tensor, Cf:torch.Tensor, Cj:torch.Tensor, nwin:int, n:int, hop:int)->dict:
     "ISR, SIR and SAR `(S, nwin)` of the windows of `sig` (2S, C, T) with the v4 filters `Cf`, `Cj`."
-    S, C, L = Cj.shape[0], Cj.shape[1], Cj.shape[2]
+    S, C, L = Cj.shape[0], Cj.shape[1], Cj.shape[2]; A = S * C
     N = next_fast_len(n + L - 1, real=True); K = N // 2 + 1
-    H = torch.fft.rfft(Cf.permute(3, 4, 0, 1, 2).reshape(S * C, S * C, L), n=N).permute(2, 0, 1).contiguous()  # (K, out, in)
-    Hj = torch.fft.rfft(Cj.permute(0, 3, 1, 2), n=N)  # (S, C', C, K)
-    w = torch.full((K,), 2.0, dtype=torch.float64, device=sig.device); w[0] = 1
-    if N % 2 == 0: w[-1] = 1
-    w2 = (w / N).repeat_interleave(2)
+    H = torch.fft.rfft(Cf.permute(3, 4, 0, 1, 2).reshape(A, A, L), n=N)  # (out, in, K): P = Σ_in H[:, in] R[in]
+    Hj = torch.fft.rfft(Cj.permute(0, 3, 1, 2), n=N)  # (S, C', C, K): Pj = Σ_c Hj[:, :, c] R[own source, c]
     win = _windows(sig, nwin, n, hop)
-    out, step = {'ISR': [], 'SIR': [], 'SAR': []}, max(1, (1 << 21) // (S * C * K))  # about 32 MB per spectrum
+    budget = 1 << (24 if sig.device.type == 'cpu' else 30)  # bytes of window spectra per step: cache-sized on CPU
+    step = max(1, budget // (32 * A * K))
+    out = {'ISR': [], 'SIR': [], 'SAR': []}
     for t in range(0, nwin, step):
         Rf, Ef = torch.fft.rfft(win[:, :, t:t + step], n=N).split(S)  # (S, C, W, K) each
-        W = Rf.shape[2]
-        P = (H @ Rf.permute(3, 0, 1, 2).reshape(K, S * C, W).contiguous()).permute(1, 2, 0).reshape(S, C, W, K).contiguous()
+        R = Rf.reshape(A, -1, K)
+        P = H[:, 0, None] * R[0]
+        for a in range(1, A): P.addcmul_(H[:, a, None], R[a])
+        P = P.view(S, C, -1, K)
         Pj = Hj[:, :, 0, None] * Rf[:, None, 0]
-        for c in range(1, C): Pj += Hj[:, :, c, None] * Rf[:, None, c]
-        es, ePj, eP = _energy(Rf, w2), _energy(Pj, w2), _energy(P, w2)
-        out['ISR'].append(_db(es, _energy(Pj - Rf, w2)))
-        out['SIR'].append(_db(ePj, _energy(Pj.sub_(P), w2)))
-        out['SAR'].append(_db(eP, _energy(Ef.sub_(P), w2)))
+        for c in range(1, C): Pj.addcmul_(Hj[:, :, c, None], Rf[:, None, c])
+        out['ISR'].append(_db(_energy(Rf, N), _energy(Pj, N, Rf)))
+        out['SIR'].append(_db(_energy(Pj, N), _energy(P, N, Pj)))
+        out['SAR'].append(_db(_energy(P, N), _energy(Ef, N, P)))
     return {k: torch.cat(v, 1) for k, v in out.items()}
 
 # %% ../nbs/31_metrics.ipynb #a00d7d56
