@@ -56,3 +56,14 @@ def test_scnet_small_separates():
     out = e.run(0.1 * torch.randn(2, 22050))
     assert list(out.outputs) == ['drums', 'bass', 'other', 'vocals'] and out.outputs['vocals'].shape == (2, 22050)
     assert all(torch.isfinite(v).all() for v in out.outputs.values())
+
+@pytest.mark.parametrize('name', sorted(SHIPPED))
+def test_shipped_config_trains(name):
+    "`SeparationTask.from_config` (what `mss-train` runs) accepts every shipped config; the TFSWA recipe is the design's."
+    from mss.train import SeparationTask
+    task = SeparationTask.from_config(CONFIGS / name)
+    assert task.model_type == SHIPPED[name][0] and count_params(task.model) == SHIPPED[name][1]
+    s = task.settings
+    if name == 'tfswa_unet.yaml':
+        assert (s.optimizer, s.lr, s.optimizer_options, s.warmup_steps, s.grad_clip) == ('adamw', 1e-3, {'weight_decay': 1e-4}, 1000, 1.0)
+        assert task.ignored == []
