@@ -259,15 +259,16 @@ def summary_table(summary:dict, # from `summarize_records`
     lines += [row(f"{s} (derived)", summary['stems'][s]) for s in derived]
     return '\n'.join(lines) + '\n' 
 
-# %% ../nbs/33_evaluate.ipynb #21f20afe
-@dataclass
+# %% ../nbs/33_evaluate.ipynb #55c2d192
+@dataclass(repr=False)
 class Evaluation:
     "The result of `evaluate`: per-track records, and on rank 0 the summary and its Markdown table."
     out_dir: Path # the output folder
     tracks: dict # {track name: record}: this rank's tracks; every track on rank 0 and under a process group
     summary: dict|None = None # from `summarize_records` (rank 0 only)
     table: str|None = None # the Markdown summary table (rank 0 only)
-    def _repr_markdown_(self): return self.table or f"Evaluation of {len(self.tracks)} track(s) in {self.out_dir}"
+    def __repr__(self): return f"Evaluation({len(self.tracks)} track(s) in {self.out_dir.name!r}, summary={'yes' if self.summary else 'no'})"
+    def _repr_markdown_(self): return self.table or repr(self)
 
 def _ranks(rank, world_size)->tuple:
     import torch.distributed as dist
