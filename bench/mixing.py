@@ -19,7 +19,8 @@ p.add_argument('--encoder', default=None, help='checkpoint to score instead of t
 p.add_argument('--out', default=None)
 a = p.parse_args()
 torch.set_num_threads(a.threads)
-from mss.features import toy_song, mixing_features, feature_distance, STEMS
+from mss.features import mixing_features, feature_distance, MF56_STEMS
+from mss.synth import toy_song
 from mss.encoder import MixingStyleEncoder, SyntheticSongs, FolderSongs, retrieval_accuracy, HELD_OUT_SEED
 from mss.mixer import TCNMixer, optimise_mixer
 
@@ -51,7 +52,7 @@ with torch.no_grad():
     e_t = enc({k: v[None] for k, v in target.items()})
 res = {}
 for mode in ('features', 'embeddings'):
-    mixer = TCNMixer(tuple(STEMS), sr)
+    mixer = TCNMixer(MF56_STEMS, sr)  # the stem order of the RESULTS runs (it sets the network's channel order)
     if mode == 'features': loss = lambda s, m: feature_distance(mixing_features(s, sr), f_t)
     else: loss = lambda s, m: 1 - F.cosine_similarity(enc({k: v[None] for k, v in s.items()}), e_t).mean()
     optimise_mixer(mixer, song, loss, steps=1, lr=1e-3)  # warm-up

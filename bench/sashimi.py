@@ -14,6 +14,7 @@ from mss.models import count_params
 from mss.models.sashimi import Sashimi, generate, save_generated
 from mss.quantized import quantize, ar_pair, zero_token
 from mss.sashimi_train import TrainConfig, train_sashimi, evaluate
+from mss.events import StepCompleted, ValidationCompleted
 
 OUT = Path(__file__).parent / 'sashimi_out'
 
@@ -141,7 +142,10 @@ def train(args):
         hist = []
         v0 = evaluate(m, sel(va), args.batch)
         hist.append({'kind': 'valid', 'step': 0, **v0})
-        for rec in train_sashimi(m, sel(tr), sel(va), cfg):
+        for e in train_sashimi(m, sel(tr), sel(va), cfg):
+            if isinstance(e, StepCompleted): rec = {'kind': 'train', 'step': e.step, 'loss': e.loss, 'lr': e.lr, **e.metrics}
+            elif isinstance(e, ValidationCompleted): rec = {'kind': 'valid', 'step': e.step, **e.metrics}
+            else: continue  # the history at the end: already recorded
             rec['wall_s'] = time.perf_counter() - w0
             hist.append(rec)
             if rec['kind'] == 'valid': print(name, json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rec.items()}), flush=True)

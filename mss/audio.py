@@ -15,15 +15,15 @@ import torchaudio.functional as AF
 __all__ = ['STEMS', 'AudioError', 'ClippingWarning', 'db_to_amp', 'amp_to_db', 'peak_db', 'rms_db', 'to_channels', 'to_stereo',
            'resample', 'stft', 'istft', 'audio_info', 'load_audio', 'save_audio', 'safe_name', 'show_audio', 'listen']
 
-# %% ../nbs/00_audio.ipynb #b33264dc
-STEMS = ('vocals', 'drums', 'bass', 'other')  # MUSDB18's stems, in MUSDB18's order
-
 # %% ../nbs/00_audio.ipynb #f33fc4c4
 class AudioError(ValueError):
     "Bad audio input: the message names the file (or argument) and what was wrong."
 
 class ClippingWarning(UserWarning):
     "Samples outside [-1, 1] were clipped when writing a fixed-point file."
+
+# %% ../nbs/00_audio.ipynb #1a41051d
+STEMS = ('vocals', 'drums', 'bass', 'other') # the package's stem order (MUSDB18's)
 
 # %% ../nbs/00_audio.ipynb #2e997edc
 def db_to_amp(db): # gain in dB (float or Tensor)

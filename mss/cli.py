@@ -259,7 +259,8 @@ def _evaluate(config:str=None, # model config: an mss YAML or an MSST-style YAML
               batch_size:int=None, # chunks per model call (default: from the config)
              ):
     "Evaluate a separator on full-length MUSDB18-layout tracks: per-track JSON, a summary table; an existing OUT resumes."
-    from mss.data import TestDataset, MUSDB_STEMS, list_tracks
+    from mss.audio import STEMS
+    from mss.data import TestDataset, list_tracks
     from mss.evaluate import evaluate, METRIC_BACKENDS, BASELINES
     if not data_root: raise UsageError("--data-root is required: a MUSDB18(-HQ)-layout folder with test/ and train/.")
     if not out: raise UsageError("--out is required: the folder for the per-track JSON files and the summary.")
@@ -274,12 +275,12 @@ def _evaluate(config:str=None, # model config: an mss YAML or an MSST-style YAML
         if not config: raise UsageError("--config is required: an mss or MSST-style YAML file (or --baseline mixture|irm).")
         if not checkpoint: raise UsageError("--checkpoint is required: the weights to evaluate.")
     list_tracks(data_root, subset, sample_rate=None)  # a missing or non-MUSDB root fails here, before the model is built
-    if baseline is not None: separator, stems, sr = baseline, list(MUSDB_STEMS), 44100
+    if baseline is not None: separator, stems, sr = baseline, list(STEMS), 44100
     else:
         separator = InferenceEngine.from_pretrained(config, checkpoint, device=device, model_type=model_type, batch_size=batch_size)
         stems, sr = list(separator.model.stems), separator.sample_rate
-        lacking = [s for s in stems if s not in MUSDB_STEMS]
-        if lacking: raise UsageError(f"{config}: stem(s) {', '.join(lacking)} are not in the data at {data_root} (MUSDB18 has {', '.join(MUSDB_STEMS)}).")
+        lacking = [s for s in stems if s not in STEMS]
+        if lacking: raise UsageError(f"{config}: stem(s) {', '.join(lacking)} are not in the data at {data_root} (MUSDB18 has {', '.join(STEMS)}).")
     ds = TestDataset(data_root, stems, subset=subset, sample_rate=sr)
     res = evaluate(separator, ds, out, save_audio, metric_backend, jobs, overwrite, progress=True)
     if res.table: print(res.table, end='')

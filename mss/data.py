@@ -15,15 +15,13 @@ import torch.nn.functional as F
 import torchaudio.functional as AF
 import yaml
 from torch.utils.data import Dataset
-from .audio import audio_info, to_channels, rms_db
+from .audio import STEMS, audio_info, to_channels, rms_db
 
 # %% auto #0
-__all__ = ['MUSDB_STEMS', 'DataError', 'Track', 'list_tracks', 'stem_groups', 'read_chunk', 'read_sources', 'Augment', 'SpecMask',
+__all__ = ['DataError', 'Track', 'list_tracks', 'stem_groups', 'read_chunk', 'read_sources', 'Augment', 'SpecMask',
            'SeparationBatch', 'collate_fn', 'TrainDataset', 'ValidDataset', 'TestDataset']
 
 # %% ../nbs/03_data.ipynb #64988f1e
-MUSDB_STEMS = ('vocals', 'drums', 'bass', 'other')
-
 class DataError(ValueError):
     "A dataset folder or file is not what the MUSDB18 layout needs; the message names it."
 
@@ -33,6 +31,7 @@ class Track:
     name:str; subset:str; path:Path; sample_rate:int; channels:int; length:int
     def file(self, source:str)->Path: return self.path / f'{source}.wav'
 
+# %% ../nbs/03_data.ipynb #d6ec3793
 def _musdb_setup(root:Path, setup_file)->dict:
     if setup_file is None:
         setup_file = 'setup.yaml' if (root / 'setup.yaml').is_file() else None
@@ -48,7 +47,7 @@ def _musdb_setup(root:Path, setup_file)->dict:
 
 def _check_track(d:Path, subset:str, sample_rate:int|None)->Track:
     infos = {}
-    for s in ('mixture',) + MUSDB_STEMS:
+    for s in ('mixture',) + STEMS:
         f = d / f'{s}.wav'
         if not f.is_file(): raise DataError(f"{f}: stem file is missing (a MUSDB18-HQ track folder needs mixture, vocals, drums, bass and other .wav files).")
         infos[s] = audio_info(f)
@@ -94,16 +93,16 @@ def list_tracks(root, # dataset root holding train/ and test/
     return [_check_track(folder / n, subset, sample_rate) for n in names]
 
 # %% ../nbs/03_data.ipynb #e79d3e45
-def stem_groups(stems=MUSDB_STEMS, # stems a model separates; "other" is the remainder
+def stem_groups(stems=STEMS, # stems a model separates; "other" is the remainder
                )->dict[str, tuple[str, ...]]: # {stem: MUSDB sources summed into it}
     "The MUSDB source files each stem is the sum of (`other` takes every source not named)."
     stems = tuple(stems)
     if not stems: raise ValueError("stems must name at least one stem.")
-    unknown = [s for s in stems if s not in MUSDB_STEMS]
-    if unknown: raise ValueError(f"stems: unknown stem {unknown[0]!r}; choose among {', '.join(MUSDB_STEMS)}.")
+    unknown = [s for s in stems if s not in STEMS]
+    if unknown: raise ValueError(f"stems: unknown stem {unknown[0]!r}; choose among {', '.join(STEMS)}.")
     if len(set(stems)) != len(stems): raise ValueError(f"stems: {stems} names a stem twice.")
     g = {s: (s,) for s in stems if s != 'other'}
-    if 'other' in stems: g['other'] = tuple(s for s in MUSDB_STEMS if s not in g)
+    if 'other' in stems: g['other'] = tuple(s for s in STEMS if s not in g)
     return {s: g[s] for s in stems}
 
 # %% ../nbs/03_data.ipynb #ddff0492
@@ -120,7 +119,7 @@ def read_chunk(path, # a WAV file
     return x
 
 def read_sources(track:Track, # the track
-                 stems=MUSDB_STEMS, # stems to return ("other" = remainder)
+                 stems=STEMS, # stems to return ("other" = remainder)
                  offset:int=0, # first sample
                  length:int|None=None, # samples (None: to the end)
                 )->dict[str, torch.Tensor]: # {stem: float32 (2, length)}
@@ -184,6 +183,7 @@ class Augment:
     @property
     def active(self)->bool: return bool(self.time_stretch or self.pitch_shift or self.gain)
 
+# %% ../nbs/03_data.ipynb #b040c2c6
 @dataclass
 class SpecMask:
     "Frequency and time masking of spectrograms (..., F, T) with a seeded generator."
@@ -247,7 +247,7 @@ def collate_fn(items:list[dict], # dataset items
 class TrainDataset(Dataset):
     "Random fixed-length training chunks from a MUSDB18-layout split, with remix and other augmentations."
     def __init__(self, root, # dataset root
-                 stems=MUSDB_STEMS, # stems to separate ("other" = remainder)
+                 stems=STEMS, # stems to separate ("other" = remainder)
                  chunk_seconds:float=6.0, # chunk length (s)
                  epoch_length:int=1000, # examples per epoch
                  seed:int=0, # base seed
@@ -264,7 +264,7 @@ class TrainDataset(Dataset):
                 ):
         self.tracks = list_tracks(root, subset, split, setup_file, sample_rate)
         self.groups, self.stems = stem_groups(stems), tuple(stems)
-        self.rest = [f for f in MUSDB_STEMS if not any(f in g for g in self.groups.values())]  # sources in no target
+        self.rest = [f for f in STEMS if not any(f in g for g in self.groups.values())]  # sources in no target
         if chunk_seconds <= 0: raise ValueError(f"chunk_seconds must be positive, got {chunk_seconds}.")
         if epoch_length < 1: raise ValueError(f"epoch_length must be at least 1, got {epoch_length}.")
         self.length = int(round(chunk_seconds * sample_rate))
@@ -281,7 +281,7 @@ class TrainDataset(Dataset):
         t0 = self.tracks[int(rng.integers(len(self.tracks)))]
         off0 = int(rng.integers(0, max(t0.length - n_in, 0) + 1))
         src, names = {}, []
-        for s in MUSDB_STEMS:
+        for s in STEMS:
             tr = self.tracks[int(rng.integers(len(self.tracks)))] if self.remix else t0
             off = int(rng.integers(0, max(tr.length - n_in, 0) + 1)) if self.remix else off0
             x = read_chunk(tr.file(s), off, n_in)
@@ -308,7 +308,7 @@ class TrainDataset(Dataset):
 class ValidDataset(Dataset):
     "Deterministic consecutive chunks of the validation tracks (the same every epoch)."
     def __init__(self, root, # dataset root
-                 stems=MUSDB_STEMS, # stems ("other" = remainder)
+                 stems=STEMS, # stems ("other" = remainder)
                  chunk_seconds:float=6.0, # chunk length (s)
                  subset:str='train', split:str|None='valid', # which tracks (musdb rules)
                  setup_file:str|None=None, # validation list; default root/setup.yaml, else musdb's
@@ -321,13 +321,13 @@ class ValidDataset(Dataset):
     def __len__(self): return len(self.index)
     def __getitem__(self, i:int)->dict:
         k, o = self.index[i]
-        src = read_sources(self.tracks[k], MUSDB_STEMS, o, self.length)  # every source file once
+        src = read_sources(self.tracks[k], STEMS, o, self.length)  # every source file once
         return {'mixture': sum(src.values()), 'sources': _group(src, self.groups), 'name': f"{self.tracks[k].name}@{o}"}
 
 class TestDataset(Dataset):
     "Whole tracks of a subset (default: the test set), for full-length overlap-add evaluation."
     def __init__(self, root, # dataset root
-                 stems=MUSDB_STEMS, # stems ("other" = remainder)
+                 stems=STEMS, # stems ("other" = remainder)
                  subset:str='test', split:str|None=None, # which tracks (musdb rules)
                  setup_file:str|None=None, # validation list (only matters for split)
                  sample_rate:int=44100, # required sample rate
@@ -337,5 +337,5 @@ class TestDataset(Dataset):
     def __len__(self): return len(self.tracks)
     def __getitem__(self, i:int)->dict:
         t = self.tracks[i]
-        src = read_sources(t, MUSDB_STEMS)  # every source file once
+        src = read_sources(t, STEMS)  # every source file once
         return {'mixture': sum(src.values()), 'sources': _group(src, self.groups), 'name': t.name}

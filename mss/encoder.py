@@ -4,22 +4,24 @@
 
 # %% ../nbs/41_encoder.ipynb #d2ee97e8
 from __future__ import annotations
-import os, sys, math
+import math
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torchaudio.functional as AF
-from fastcore.script import call_parse, store_true
-from tqdm.auto import tqdm
 from .audio import load_audio, audio_info
-from .features import STEMS, toy_song, _stack_stems
+from .events import EventSink, StepCompleted
+from .features import MF56_STEMS, _stack_stems
+from .synth import toy_song
+from fastcore.basics import patch
+from .checkpoint import CheckpointError, save_checkpoint, unwrap_state_dict, load_weights
 
 # %% auto #0
 __all__ = ['SETTING_RANGES', 'HELD_OUT_SEED', 'random_mix_settings', 'apply_mix_settings', 'EncoderError', 'FiLM',
            'MixingStyleEncoder', 'SyntheticSongs', 'FolderSongs', 'contrastive_batch', 'nt_xent', 'retrieval_accuracy',
-           'train_encoder', 'train_encoder_cli']
+           'train_encoder']
 
 # %% ../nbs/41_encoder.ipynb #70a8ac47
 SETTING_RANGES = {'gain_db': (-8., 8.), 'eq_db': (-8., 8.), 'side_db': (-12., 6.), 'balance_db': (-6., 6.), 'master_db': (-6., 6.)}
@@ -46,9 +48,9 @@ def apply_mix_settings(stems:dict, # {stem: (B, C, L)} stereo audio, B = number 
                       )->dict: # {stem: (B, 2, L)} processed stems
     "Apply per-stem gain, 3-band EQ, side gain and balance (and the master gain) to every stem."
     out = {}
-    L = stems[STEMS[0]].shape[-1]
-    W = _eq3_weights(torch.fft.rfftfreq(L, 1 / sample_rate)).to(stems[STEMS[0]])  # (F, 3), the same for every stem
-    for i, k in enumerate(STEMS):
+    L = stems[MF56_STEMS[0]].shape[-1]
+    W = _eq3_weights(torch.fft.rfftfreq(L, 1 / sample_rate)).to(stems[MF56_STEMS[0]])  # (F, 3), the same for every stem
+    for i, k in enumerate(MF56_STEMS):
         x = stems[k]; B, C, L = x.shape
         if C == 1: x = x.expand(B, 2, L)
         X = torch.fft.rfft(x, dim=-1)
@@ -93,7 +95,7 @@ class MixingStyleEncoder(nn.Module):
                  hop:int=2048, # STFT hop (samples)
                  sample_rate:int=44100, # expected sample rate (Hz)
                  seconds:float=10.0, # training segment length (s); informative, any length >= n_fft works
-                 stems:tuple=STEMS, # stem names, in embedding order
+                 stems:tuple=MF56_STEMS, # stem names, in embedding order
                 ):
         super().__init__()
         self.config = dict(width=width, dim=dim, n_mels=n_mels, n_fft=n_fft, hop=hop, sample_rate=sample_rate, seconds=seconds, stems=tuple(stems))
@@ -167,6 +169,7 @@ class SyntheticSongs:
         if self.refresh and self.calls % self.refresh == 0: self.songs[int(rng.integers(len(self.songs)))] = self._new()
         return self.songs[int(rng.integers(len(self.songs)))]
 
+# %% ../nbs/41_encoder.ipynb #a5c8991d
 class FolderSongs:
     "Song source over a MUSDB18-layout folder: random `seconds` crops of `root/<track>/<stem>.wav`."
     def __init__(self, root, # folder holding one sub-folder per track (or train/ and test/ sub-folders)
@@ -177,15 +180,15 @@ class FolderSongs:
         root = Path(root)
         if not root.is_dir(): raise FileNotFoundError(f"{root}: song folder does not exist.")
         if (root / split).is_dir(): root = root / split
-        self.tracks = sorted(d for d in root.iterdir() if d.is_dir() and all((d / f'{k}.wav').exists() for k in STEMS))
-        if not self.tracks: raise FileNotFoundError(f"{root}: no track folders with {', '.join(k + '.wav' for k in STEMS)}.")
+        self.tracks = sorted(d for d in root.iterdir() if d.is_dir() and all((d / f'{k}.wav').exists() for k in MF56_STEMS))
+        if not self.tracks: raise FileNotFoundError(f"{root}: no track folders with {', '.join(k + '.wav' for k in MF56_STEMS)}.")
         self.seconds, self.sample_rate = seconds, sample_rate
         self.durations = [frames / sr for sr, frames, _ in (audio_info(d / 'vocals.wav') for d in self.tracks)]  # s, read once
     def __call__(self, rng:np.random.Generator, # random source: which track and where
                 )->dict: # {stem: (2, seconds * sample_rate)}
         k = int(rng.integers(len(self.tracks))); d = self.tracks[k]
         off = float(rng.uniform(0, max(self.durations[k] - self.seconds, 0)))
-        out = {k: load_audio(d / f'{k}.wav', self.sample_rate, 2, off, self.seconds)[0] for k in STEMS}
+        out = {k: load_audio(d / f'{k}.wav', self.sample_rate, 2, off, self.seconds)[0] for k in MF56_STEMS}
         L = int(round(self.seconds * self.sample_rate))
         return {k: F.pad(v, (0, max(0, L - v.shape[-1])))[:, :L] for k, v in out.items()}
 
@@ -199,10 +202,10 @@ def contrastive_batch(source, # song source: callable(rng) -> {stem: (2, L)}
     "Views of `n` settings applied to two different songs each (song i and song i+1)."
     songs = [source(rng) for _ in range(n)]
     st = random_mix_settings(n, generator)
-    a = {k: torch.stack([s[k] for s in songs]) for k in STEMS}
+    a = {k: torch.stack([s[k] for s in songs]) for k in MF56_STEMS}
     b = {k: torch.roll(v, -1, 0) for k, v in a.items()}
     wa, wb = apply_mix_settings(a, st, sample_rate), apply_mix_settings(b, st, sample_rate)
-    return {k: torch.cat([wa[k], wb[k]]) for k in STEMS}, st
+    return {k: torch.cat([wa[k], wb[k]]) for k in MF56_STEMS}, st
 
 def nt_xent(z:torch.Tensor, # (2n, d) L2-normalised embeddings, views a then b
             temperature:float=0.1, # softmax temperature
@@ -236,10 +239,6 @@ def retrieval_accuracy(encoder:nn.Module, # maps {stem: (B, 2, L)} -> (B, d)
                 top1=float((d.argmin(1) == torch.arange(n)).float().mean()), chance_top1=1 / n, n=n)
 
 # %% ../nbs/41_encoder.ipynb #9d9dc473
-def _atomic_save(obj, path):
-    path = Path(path); tmp = path.with_name(path.name + '.tmp')
-    torch.save(obj, tmp); os.replace(tmp, path)
-
 def train_encoder(out, # run folder: last.pt (resumable) and encoder.pt (final weights)
                   source=None, # song source; None: SyntheticSongs('train', seconds)
                   steps:int=1000, # total optimisation steps (a resumed run continues up to this)
@@ -250,8 +249,8 @@ def train_encoder(out, # run folder: last.pt (resumable) and encoder.pt (final w
                   hop:int=2048, # encoder STFT hop (samples); 4096 (no overlap) halves the cost
                   seed:int=0, # seed of song choice, settings and init
                   checkpoint_every:int=25, # steps between resumable checkpoints
-                  progress:bool=True, # show a tqdm progress bar
-                  log=None, # optional callable(step, loss) for logging
+                  callback=None, # called with a `StepCompleted` (1-based step, loss, lr) after every step
+                  progress:bool=False, # show a `tqdm.auto` progress bar
                  )->MixingStyleEncoder: # the trained encoder
     "Contrastive training of a `MixingStyleEncoder` (resumable)."
     if steps < 1: raise ValueError(f"steps must be >= 1, got {steps}.")
@@ -268,77 +267,34 @@ def train_encoder(out, # run folder: last.pt (resumable) and encoder.pt (final w
         enc.load_state_dict(st['model']); opt.load_state_dict(st['opt']); start = st['step']
         rng.bit_generator.state = st['rng']; gen.set_state(st['gen'])
     source = source or SyntheticSongs('train', seconds, enc.sample_rate, seed=seed)
-    bar = tqdm(range(start, steps), initial=start, total=steps, disable=not progress, desc='encoder')
-    for step in bar:
-        views, _ = contrastive_batch(source, batch, rng, gen, enc.sample_rate)
-        with torch.no_grad(): h = enc.frontend(_check_stems(views, enc.stems, enc.n_fft))  # no gradient to the audio needed
-        loss = nt_xent(enc.embed(h))
-        opt.zero_grad(); loss.backward()
-        torch.nn.utils.clip_grad_norm_(enc.parameters(), 1.0); opt.step()
-        bar.set_postfix(loss=f'{loss.item():.3f}')
-        if log: log(step + 1, loss.item())
-        if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
-            _atomic_save(dict(model=enc.state_dict(), opt=opt.state_dict(), step=step + 1, config=enc.config,
-                              rng=rng.bit_generator.state, gen=gen.get_state()), ck)
-    _atomic_save(dict(config=enc.config, state_dict=enc.state_dict(), meta=dict(steps=steps, batch=batch, lr=lr, seed=seed)), out / 'encoder.pt')
+    with EventSink(callback, progress, desc='encoder') as sink:
+        for step in range(start, steps):
+            views, _ = contrastive_batch(source, batch, rng, gen, enc.sample_rate)
+            with torch.no_grad(): h = enc.frontend(_check_stems(views, enc.stems, enc.n_fft))  # no gradient to the audio needed
+            loss = nt_xent(enc.embed(h))
+            opt.zero_grad(); loss.backward()
+            torch.nn.utils.clip_grad_norm_(enc.parameters(), 1.0); opt.step()
+            if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
+                save_checkpoint(dict(model=enc.state_dict(), opt=opt.state_dict(), step=step + 1, config=enc.config,
+                                  rng=rng.bit_generator.state, gen=gen.get_state()), ck)
+            sink(StepCompleted(step + 1, steps, loss.item(), lr))
+    save_checkpoint(dict(config=enc.config, state_dict=enc.state_dict(), meta=dict(steps=steps, batch=batch, lr=lr, seed=seed)), out / 'encoder.pt')
     return enc
 
 # %% ../nbs/41_encoder.ipynb #7eb8e84a
-@classmethod
-def _from_pretrained(cls, path=None, # checkpoint file; None: the shipped `mss/assets/mixing_style_encoder.pt`
-                     map_location='cpu', # device to load onto
-                    )->MixingStyleEncoder: # encoder in eval mode
+@patch(cls_method=True)
+def from_pretrained(cls:MixingStyleEncoder,
+                    path=None, # checkpoint file; None: the shipped `mss/assets/mixing_style_encoder.pt`
+                    map_location='cpu', # device to load onto
+                   )->MixingStyleEncoder: # encoder in eval mode
     "Load a trained encoder (config + weights) with `weights_only=True`."
     path = Path(path) if path is not None else Path(__import__('mss').__file__).parent / 'assets' / 'mixing_style_encoder.pt'
     if not path.exists(): raise FileNotFoundError(f"{path}: encoder checkpoint not found.")
-    ck = torch.load(path, map_location=map_location, weights_only=True)
+    try: ck = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e: raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__}).") from None
     cfg = ck.get('config', {}) if isinstance(ck, dict) else {}
-    for key in ('state_dict', 'model_state_dict', 'model', 'state', 'best_state'):
-        if isinstance(ck, dict) and key in ck and isinstance(ck[key], dict): ck = ck[key]; break
-    sd = {}
-    for k, v in ck.items():
-        for p in ('module.', '_orig_mod.'):
-            if k.startswith(p): k = k[len(p):]
-        sd[k] = v.float() if torch.is_tensor(v) and v.dtype in (torch.float16, torch.bfloat16) else v
+    if not isinstance(cfg, dict) or not cfg: raise EncoderError(f"{path}: not a mixing-style encoder checkpoint (no 'config' entry).")
     cfg = {k: (tuple(v) if k == 'stems' else v) for k, v in cfg.items()}
-    enc = cls(**cfg)
-    want = enc.state_dict()
-    missing, unexpected = sorted(set(want) - set(sd)), sorted(set(sd) - set(want))
-    bad = sorted(k for k in set(want) & set(sd) if tuple(want[k].shape) != tuple(sd[k].shape))
-    if missing or unexpected or bad:
-        raise EncoderError(f"{path}: checkpoint does not match MixingStyleEncoder({cfg}); missing keys {missing}, unexpected keys {unexpected}, wrong shapes {bad}.")
-    enc.load_state_dict(sd, strict=True)
-    return enc.eval()
-
-MixingStyleEncoder.from_pretrained = _from_pretrained
-
-# %% ../nbs/41_encoder.ipynb #fb22fde5
-@call_parse
-def train_encoder_cli(out:str='encoder_run', # run folder (last.pt is resumed from when present)
-                      steps:int=600, # total steps
-                      batch:int=6, # settings per step (2*batch views)
-                      lr:float=1e-3, # Adam learning rate
-                      width:int=16, # encoder width
-                      seconds:float=10.0, # segment length (s)
-                      hop:int=2048, # encoder STFT hop (samples)
-                      root:str=None, # MUSDB18-layout folder of dry stems; default: synthetic fallback songs
-                      pool:int=32, # synthetic songs kept in memory
-                      seed:int=0, # random seed
-                      threads:int=0, # torch CPU threads (0: leave the default)
-                      checkpoint_every:int=25, # steps between resumable checkpoints
-                      ship:str=None, # also copy the final encoder.pt to this path
-                      no_progress:store_true=False, # hide the progress bar
-                      debug:store_true=False, # show tracebacks
-                     ):
-    "Train the MixingStyleEncoder contrastively (resumable)."
-    try:
-        if threads > 0: torch.set_num_threads(threads)
-        if steps < 1: raise ValueError(f"--steps must be >= 1, got {steps}.")
-        if seconds * 44100 < 4096: raise ValueError(f"--seconds must be at least 0.1 s, got {seconds}.")
-        src = FolderSongs(root, seconds) if root else SyntheticSongs('train', seconds, pool=pool, seed=seed)
-        train_encoder(out, src, steps, batch, lr, width, seconds, hop, seed, checkpoint_every, progress=not no_progress)
-        if ship:
-            import shutil; shutil.copyfile(Path(out) / 'encoder.pt', ship)
-    except (ValueError, OSError) as e:
-        if debug: raise
-        sys.stderr.write(f"mss-train-encoder: {e}\n"); sys.exit(2)
+    try: enc = cls(**cfg)
+    except TypeError as e: raise EncoderError(f"{path}: not a mixing-style encoder checkpoint ({e}).") from None
+    return load_weights(enc, unwrap_state_dict(ck, str(path)), name=str(path)).eval()

@@ -13,96 +13,11 @@ import torch.nn.functional as F
 from .audio import stft
 
 # %% auto #0
-__all__ = ['FEATURE_NAMES', 'FEATURE_UNITS', 'FEATURE_GROUPS', 'EPS_P', 'EPS_A', 'FALLBACK_SCALE', 'toy_song', 'power_db',
+__all__ = ['MF56_STEMS', 'FEATURE_NAMES', 'FEATURE_UNITS', 'FEATURE_GROUPS', 'EPS_P', 'EPS_A', 'FALLBACK_SCALE', 'power_db',
            'softfloor', 'k_weight', 'loudness', 'mixing_features', 'describe', 'feature_stats', 'feature_distance']
 
-# %% ../nbs/40_features.ipynb #3e652aae
-STEMS = ('vocals', 'bass', 'drums', 'other')
-_TOY_RMS_DB = {'vocals': -24.0, 'bass': -22.0, 'drums': -24.0, 'other': -25.0}
-
-def _env(n, sr, attack, decay):
-    t = np.arange(n) / sr
-    return np.minimum(t / max(attack, 1e-4), 1.0) * np.exp(-t / decay)
-
-def _tone(f0, n, sr, amps, vib=0.0, vib_rate=5.0, phase=0.0):
-    t = np.arange(n) / sr
-    ph = 2 * np.pi * np.cumsum(f0 * (1 + vib * np.sin(2 * np.pi * vib_rate * t))) / sr + phase
-    out = np.zeros(n)
-    for k, a in enumerate(amps, 1):
-        if a and f0 * k < 0.45 * sr: out += a * np.sin(k * ph)
-    return out
-
-def _hz(m): return 440 * 2 ** ((m - 69) / 12)
-
-def _toy_bass(out, rng, sr, spb, nbeats, root, scale, prog):
-    bright = rng.uniform(0.3, 0.9); amps = [bright ** k / k for k in range(1, 10)]
-    for b in range(nbeats):
-        m = root + scale[prog[(b // 4) % 4] % 7] - 12 * (rng.random() < .3)
-        n = int(spb * rng.uniform(0.6, 0.95))
-        out[:, b * spb:b * spb + n] += _tone(_hz(m), n, sr, amps) * _env(n, sr, 0.005, rng.uniform(0.2, 0.6))
-
-def _toy_drums(out, rng, sr, spb, nbeats):
-    pan, dk = rng.uniform(-0.6, 0.6), rng.uniform(0.08, 0.2)
-    for b in range(nbeats):
-        s = b * spb
-        if b % 2 == 0 or rng.random() < 0.15:  # kick: 125 -> 45 Hz sweep
-            n = int(0.35 * sr); t = np.arange(n) / sr
-            out[:, s:s + n] += np.sin(2 * np.pi * np.cumsum(45 + 80 * np.exp(-t / 0.03)) / sr) * np.exp(-t / dk)
-        if b % 2 == 1:  # snare: noise + 190 Hz tone
-            n = int(0.25 * sr); t = np.arange(n) / sr
-            out[:, s:s + n] += 0.7 * (0.6 * rng.standard_normal(n) + np.sin(2 * np.pi * 190 * t)) * np.exp(-t / 0.06)
-        for h in range(2):  # hi-hats: differentiated noise, off-centre
-            n = int(0.06 * sr); hs = s + h * spb // 2
-            w = np.diff(rng.standard_normal(n + 1)) * np.exp(-np.arange(n) / sr / 0.015) * 0.25 * 2 ** .5
-            out[0, hs:hs + n] += w * (1 + pan) / 2; out[1, hs:hs + n] += w * (1 - pan) / 2
-
-def _toy_other(out, rng, sr, spb, nbeats, root, scale, prog):
-    amps = [rng.uniform(0.1, 1) / k ** rng.uniform(0.8, 2) for k in range(1, 12)]
-    sp = rng.uniform(0.2, 0.9)
-    for c in range(nbeats // 2 + 1):
-        deg, s, n = prog[(c // 2) % 4], c * 2 * spb, 2 * spb
-        for i in range(3):
-            m = root + 12 + scale[(deg + 2 * i) % 7] + 12 * ((deg + 2 * i) // 7)
-            e = _env(n, sr, rng.uniform(0.01, 0.15), rng.uniform(0.5, 2.0))
-            l = _tone(_hz(m) * 1.002, n, sr, amps, phase=rng.uniform(0, 6.3)) * e
-            r = _tone(_hz(m) * 0.998, n, sr, amps, phase=rng.uniform(0, 6.3)) * e
-            out[0, s:s + n] += (1 + sp) / 2 * l + (1 - sp) / 2 * r
-            out[1, s:s + n] += (1 - sp) / 2 * l + (1 + sp) / 2 * r
-
-def _toy_vocals(out, rng, sr, spb, nbeats, root, scale):
-    f1, f2, b, ks = rng.uniform(300, 800), rng.uniform(900, 2500), 0, np.arange(1, 40)
-    while b < nbeats:
-        plen = int(rng.integers(4, 9))
-        for j in range(min(plen, nbeats - b)):
-            f0 = _hz(root + 24 + scale[int(rng.integers(0, 7))]); n = int(spb * rng.uniform(0.7, 1.0)); s = (b + j) * spb
-            amps = np.exp(-((ks * f0 - f1) / 150) ** 2) + 0.6 * np.exp(-((ks * f0 - f2) / 250) ** 2) + 0.05 / ks
-            out[:, s:s + n] += _tone(f0, n, sr, amps, vib=0.006, vib_rate=rng.uniform(4.5, 6.5)) * _env(n, sr, 0.03, 0.8)
-        b += plen + int(rng.integers(1, 4))
-
-# %% ../nbs/40_features.ipynb #f3fdd917
-def toy_song(seed:int=0, # song seed: every seed is a different song
-             seconds:float=10.0, # duration (s)
-             sample_rate:int=44100, # sample rate (Hz)
-            )->dict: # {"vocals", "bass", "drums", "other"} -> (2, L) float32, dry, FX-normalised
-    "A small seeded synthetic multi-stem song (see the description above): a documented stand-in for real stems."
-    if seconds <= 0: raise ValueError(f"seconds must be > 0, got {seconds}.")
-    rng = np.random.default_rng(seed)
-    sr, L = int(sample_rate), int(round(seconds * sample_rate))
-    spb = int(60 / rng.uniform(80, 140) * sr)
-    root = 40 + int(rng.integers(0, 12))
-    scale = np.array([0, 2, 4, 5, 7, 9, 11] if rng.random() < .5 else [0, 2, 3, 5, 7, 8, 10])
-    prog = rng.choice([0, 3, 4, 5], size=4)
-    nbeats = int(np.ceil(L / spb)) + 1
-    out = {k: np.zeros((2, L + 3 * spb + sr)) for k in STEMS}
-    _toy_bass(out['bass'], rng, sr, spb, nbeats, root, scale, prog)
-    _toy_drums(out['drums'], rng, sr, spb, nbeats)
-    _toy_other(out['other'], rng, sr, spb, nbeats, root, scale, prog)
-    _toy_vocals(out['vocals'], rng, sr, spb, nbeats, root, scale)
-    res = {}
-    for k in STEMS:
-        x = out[k][:, :L]; rms = np.sqrt((x ** 2).mean() + 1e-20)
-        res[k] = torch.from_numpy(x * (10 ** (_TOY_RMS_DB[k] / 20) / rms if rms > 1e-9 else 0.0)).float()
-    return res
+# %% ../nbs/40_features.ipynb #bacf8dc2
+MF56_STEMS = ('vocals', 'bass', 'drums', 'other') # MF-56's stem order: feature names, statistics and encoder depend on it
 
 # %% ../nbs/40_features.ipynb #a8a17431
 _PER_STEM = [('crest_db', 'dB', 'dynamics'), ('loudness_std_lu', 'LU', 'dynamics'), ('band_low_db', 'dB', 'spectral'),
@@ -111,8 +26,8 @@ _PER_STEM = [('crest_db', 'dB', 'dynamics'), ('loudness_std_lu', 'LU', 'dynamics
 _MIX = [('loudness_lufs', 'LUFS', 'dynamics'), ('crest_db', 'dB', 'dynamics'), ('loudness_std_lu', 'LU', 'dynamics'),
         ('band_low_db', 'dB', 'spectral'), ('band_high_db', 'dB', 'spectral'), ('tilt_db_per_oct', 'dB/oct', 'spectral'),
         ('icc', '', 'stereo'), ('side_mid_db', 'dB', 'stereo')]
-_ROWS = ([(f'{s}.{n}', u, g) for s in STEMS for n, u, g in _PER_STEM] + [(f'mix.{n}', u, g) for n, u, g in _MIX]
-         + [(f'{s}.relative_loudness_lu', 'LU', 'relative') for s in STEMS] + [(f'{s}.masked_fraction', '', 'masking') for s in STEMS])
+_ROWS = ([(f'{s}.{n}', u, g) for s in MF56_STEMS for n, u, g in _PER_STEM] + [(f'mix.{n}', u, g) for n, u, g in _MIX]
+         + [(f'{s}.relative_loudness_lu', 'LU', 'relative') for s in MF56_STEMS] + [(f'{s}.masked_fraction', '', 'masking') for s in MF56_STEMS])
 FEATURE_NAMES = [r[0] for r in _ROWS]   # 56 names in index order
 FEATURE_UNITS = [r[1] for r in _ROWS]   # unit of each feature ('' = dimensionless)
 FEATURE_GROUPS = [r[2] for r in _ROWS]  # dynamics / spectral / stereo / relative / masking
@@ -266,7 +181,7 @@ def _masked_fraction(P_stem, P_rest, tb, offset_db):
 
 # %% ../nbs/40_features.ipynb #4ad2dd89
 def _stack_stems(stems, # {stem: (C, L) or (B, C, L)}
-                 names=STEMS, # the keys wanted, in order
+                 names=MF56_STEMS, # the keys wanted, in order
                  min_samples:int=2048, # shortest length accepted
                  what:str='MF-56', # who needs `min_samples` (for the message)
                  exact:bool=True, # other keys are an error (else ignored)

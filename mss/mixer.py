@@ -10,7 +10,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .features import mixing_features, feature_distance, _stack_stems
-from .audio import stft, istft
+from .audio import STEMS, stft, istft
+from .events import EventSink, StepCompleted
 
 # %% auto #0
 __all__ = ['DEFAULT_BAND_EDGES', 'eq_weights', 'balance_to_pan', 'pan_to_balance', 'StemProcessor', 'tcn_dilations',
@@ -31,6 +32,7 @@ def eq_weights(freqs:torch.Tensor, # frequencies (F,) in Hz
     w = torch.exp(-0.5 * ((lf - torch.from_numpy(np.log2(centres))) / width_oct) ** 2)
     return (w / w.sum(1, keepdim=True)).float()
 
+# %% ../nbs/42_mixer.ipynb #2232e013
 def balance_to_pan(p_db): # balance (dB), float or Tensor
     "Pan position in (-1, 1) (+ = left) of a balance `p` in dB: (gL² − gR²)/(gL² + gR²)."
     return torch.tanh(torch.as_tensor(p_db) * math.log(10) / 20)
@@ -102,7 +104,7 @@ class _ResBlock(nn.Module):
 # %% ../nbs/42_mixer.ipynb #8dc04574
 class TCNMixer(nn.Module):
     "Control-rate TCN: per stem and frame a gain, K-band EQ, side gain and balance; the exact identity at init."
-    def __init__(self, stems=('vocals', 'drums', 'bass', 'other'), # stem names (dict keys), in control order
+    def __init__(self, stems=STEMS, # stem names (dict keys), in control order
                  sample_rate:int=44100, # sample rate (Hz)
                  receptive_field:float=2.0, # wanted receptive field (s); the true one is within 10 %
                  hidden:int=64, # TCN channels
@@ -177,7 +179,7 @@ def measured_receptive_field(mixer:TCNMixer, # a mixer (its weights are randomis
 # %% ../nbs/42_mixer.ipynb #48a175f7
 class StaticConsole(nn.Module):
     "Per-stem gain, K-band EQ, side gain and balance, constant in time (identity at init)."
-    def __init__(self, stems=('vocals', 'drums', 'bass', 'other'), # stem names, in control order
+    def __init__(self, stems=STEMS, # stem names, in control order
                  sample_rate:int=44100, # sample rate (Hz)
                  band_edges=DEFAULT_BAND_EDGES, # EQ band edges (Hz)
                  free=('gain', 'eq', 'side', 'balance'), # controls that can change; the others stay at their set value
@@ -225,37 +227,38 @@ def optimise_mixer(mixer:nn.Module, # TCNMixer or StaticConsole (modified in pla
                    lr:float=0.1, # Adam learning rate (L-BFGS: initial step, 1 is usual)
                    final_lr:float|None=None, # Adam: decay the learning rate exponentially to this (None: constant)
                    method:str='adam', # "adam" (TCN, stochastic crops) or "lbfgs" (small deterministic problems)
-                   callback=None, # optional callable(step, loss)
+                   callback=None, # called with a `StepCompleted` after every step (L-BFGS: every evaluation)
+                   progress:bool=False, # show a `tqdm.auto` progress bar
                   )->list: # loss at each evaluation
     "Optimise `loss_fn(*mixer(stems))` over the mixer's parameters; returns the loss history."
     if steps < 0: raise ValueError(f"steps must be >= 0, got {steps}.")
     if method not in ('adam', 'lbfgs'): raise ValueError(f"method must be 'adam' or 'lbfgs', got {method!r}.")
     hist, params = [], [p for p in mixer.parameters() if p.requires_grad]
-    if method == 'lbfgs':
-        opt = torch.optim.LBFGS(params, lr=lr, max_iter=steps, max_eval=steps, history_size=20,
-                                tolerance_grad=1e-12, tolerance_change=1e-14, line_search_fn='strong_wolfe')
-        def closure():
-            opt.zero_grad(); loss = loss_fn(*mixer(stems)); loss.backward()
-            hist.append(loss.item())
-            if callback: callback(len(hist) - 1, hist[-1])
-            return loss
-        if steps: opt.step(closure)
+    with EventSink(callback, progress, desc='mixer') as sink:
+        if method == 'lbfgs':
+            opt = torch.optim.LBFGS(params, lr=lr, max_iter=steps, max_eval=steps, history_size=20,
+                                    tolerance_grad=1e-12, tolerance_change=1e-14, line_search_fn='strong_wolfe')
+            def closure():
+                opt.zero_grad(); loss = loss_fn(*mixer(stems)); loss.backward()
+                hist.append(loss.item()); sink(StepCompleted(len(hist), steps, hist[-1], lr))
+                return loss
+            if steps: opt.step(closure)
+            return hist
+        opt = torch.optim.Adam(params, lr=lr)
+        if final_lr: sched = torch.optim.lr_scheduler.ExponentialLR(opt, (final_lr / lr) ** (1 / max(steps - 1, 1)))
+        for i in range(steps):
+            loss = loss_fn(*mixer(stems))
+            opt.zero_grad(); loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            step_lr = opt.param_groups[0]['lr']; opt.step()
+            if final_lr: sched.step()
+            hist.append(loss.item()); sink(StepCompleted(i + 1, steps, hist[-1], step_lr))
         return hist
-    opt = torch.optim.Adam(params, lr=lr)
-    if final_lr: sched = torch.optim.lr_scheduler.ExponentialLR(opt, (final_lr / lr) ** (1 / max(steps - 1, 1)))
-    for i in range(steps):
-        loss = loss_fn(*mixer(stems))
-        opt.zero_grad(); loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0); opt.step()
-        if final_lr: sched.step()
-        hist.append(loss.item())
-        if callback: callback(i, hist[-1])
-    return hist
 
 # %% ../nbs/42_mixer.ipynb #d6d2ac35
 def oracle_recovery(stems:dict, # {stem: (C, L)} input stems
                     sample_rate:int, # sample rate (Hz)
-                    gain=None, eq=None, balance=None, # true settings (dB) for the target console; None = 0
+                    gain=None, eq=None, balance=None, # true settings (dB) in the order of the keys of `stems`; None = 0
                     band_edges=DEFAULT_BAND_EDGES, # console EQ band edges (Hz)
                     free=None, # controls the recovering console may change; None: those given above
                     steps:int=30, # function evaluations (L-BFGS) or steps (Adam)

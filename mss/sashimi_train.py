@@ -4,21 +4,21 @@
 
 # %% ../nbs/15_sashimi_train.ipynb #5c12b445
 from __future__ import annotations
-import math, os, json, sys
+import math, os
 import dataclasses
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader
-from fastcore.script import call_parse, store_true
 from .quantized import ar_collate, zero_token, QuantizedAudioDataset, quantized_config
 from .config import load_yaml
+from .events import Event, StepCompleted, ValidationCompleted, drain
 from .models.sashimi import Sashimi, SashimiConfig, SashimiError, sashimi_config_from, sashimi_param_groups, ar_nll
 
 # %% auto #0
-__all__ = ['TrainConfig', 'train_config', 'evaluate', 'train_sashimi', 'fit', 'load_sashimi', 'train_from_config',
-           'sashimi_train_cli']
+__all__ = ['TrainConfig', 'train_config', 'evaluate', 'train_sashimi', 'fit_sashimi', 'load_sashimi', 'SashimiRun',
+           'train_from_config']
 
 # %% ../nbs/15_sashimi_train.ipynb #6e3c938e
 @dataclass
@@ -86,8 +86,8 @@ def train_sashimi(model:Sashimi, # the model (trained in place)
                   valid_data=None, # validation Dataset/DataLoader (None: no validation, no scheduler)
                   cfg:TrainConfig|None=None, # settings
                   **overrides, # or settings directly
-                 ): # yields metric dicts
-    "Train `model`, yielding `{'kind': 'train', 'step', 'epoch', 'loss', 'bps', 'lr'}` per step and `{'kind': 'valid', ...}` per validation."
+                 ): # a stream: `StepCompleted` and `ValidationCompleted` events, then the history (a list of them)
+    "Train `model` in place, yielding an event per step and per validation and, last, the history of those events."
     cfg = dataclasses.replace(cfg or TrainConfig(), **overrides)  # a copy: the caller's config is left alone
     dev = torch.device(cfg.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     model.to(dev)
@@ -99,7 +99,8 @@ def train_sashimi(model:Sashimi, # the model (trained in place)
     dl = _loader(train_data, cfg.batch_size, True, model.cfg, cfg.seed)
     if len(dl) == 0: raise SashimiError("train_data: the training set is empty.")
     ckpt = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else None
-    step, best = 0, math.inf
+    step, best, hist = 0, math.inf, []
+    total = len(dl) * cfg.epochs if not cfg.max_steps else min(len(dl) * cfg.epochs, cfg.max_steps)
     def validate(epoch):
         nonlocal best
         m = evaluate(model, valid_data, cfg.batch_size, dev); model.train()
@@ -109,7 +110,8 @@ def train_sashimi(model:Sashimi, # the model (trained in place)
             _save(ckpt / 'last.pt', {**state, 'optimizer': opt.state_dict()})
             if m['bps'] < best: _save(ckpt / 'best.pt', state)
         best = min(best, m['bps'])
-        return {'kind': 'valid', 'step': step, 'epoch': epoch, **m, 'best_bps': best}
+        hist.append(ValidationCompleted(step, {**m, 'best_bps': best, 'epoch': epoch}))
+        return hist[-1]
     for epoch in range(cfg.epochs):
         model.train()
         for x, y in dl:
@@ -119,29 +121,25 @@ def train_sashimi(model:Sashimi, # the model (trained in place)
             opt.zero_grad(set_to_none=True); loss.backward()
             if cfg.grad_clip: nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step(); step += 1
-            yield {'kind': 'train', 'step': step, 'epoch': epoch, 'loss': loss.item(), 'bps': loss.item() / math.log(2),
-                   'lr': opt.param_groups[0]['lr']}
+            hist.append(StepCompleted(step, total, loss.item(), opt.param_groups[0]['lr'],
+                                      {'bps': loss.item() / math.log(2), 'epoch': epoch}))
+            yield hist[-1]
             if valid_data is not None and cfg.valid_every and step % cfg.valid_every == 0: yield validate(epoch)
             if cfg.max_steps and step >= cfg.max_steps: break
         if valid_data is not None and not cfg.valid_every: yield validate(epoch)
         if cfg.max_steps and step >= cfg.max_steps: break
     if valid_data is not None and cfg.valid_every and step % cfg.valid_every: yield validate(epoch)
+    yield hist
 
 # %% ../nbs/15_sashimi_train.ipynb #974875a0
-def fit(model:Sashimi, train_data, valid_data=None, # model and data, as for `train_sashimi`
-        cfg:TrainConfig|None=None, # settings
-        progress:bool=True, # show a tqdm bar with the latest metrics
-        **overrides, # or settings directly
-       )->list[dict]: # every metrics dict `train_sashimi` yielded
-    "Run `train_sashimi` to the end with a progress bar; returns the history."
-    from tqdm.auto import tqdm
-    hist, bar = [], tqdm(disable=not progress, unit='step')
-    for m in train_sashimi(model, train_data, valid_data, cfg, **overrides):
-        hist.append(m)
-        if m['kind'] == 'train': bar.update(1); bar.set_postfix(bps=f"{m['bps']:.3f}")
-        else: bar.set_postfix(valid_bps=f"{m['bps']:.3f}")
-    bar.close()
-    return hist
+def fit_sashimi(model:Sashimi, train_data, valid_data=None, # model and data, as for `train_sashimi`
+                cfg:TrainConfig|None=None, # settings
+                callback=None, # called with every event (`StepCompleted`, `ValidationCompleted`)
+                progress:bool=False, # show a `tqdm.auto` bar with the latest loss
+                **overrides, # or settings directly
+               )->list[Event]: # the history: every event `train_sashimi` yielded
+    "Run `train_sashimi` to the end, sending its events to `callback` and/or a progress bar; returns the history."
+    return drain(train_sashimi(model, train_data, valid_data, cfg, **overrides), callback, progress, desc='sashimi')
 
 def load_sashimi(path, # a checkpoint written by `train_sashimi` (best.pt / last.pt)
                  device='cpu', # map location
@@ -157,9 +155,19 @@ def load_sashimi(path, # a checkpoint written by `train_sashimi` (best.pt / last
     return m.eval()
 
 # %% ../nbs/15_sashimi_train.ipynb #6a18bce4
+@dataclass
+class SashimiRun:
+    "The result of `train_from_config`: the trained model, its history and the sizes of the data splits."
+    model: Sashimi # the trained model
+    history: list # the events `train_sashimi` yielded
+    train_clips: int # clips in the training split
+    valid_clips: int # clips in the validation split (0: trained without validation)
+    @property
+    def params(self)->int: return sum(p.numel() for p in self.model.parameters()) # parameter count
+
 def train_from_config(config, # experiment YAML path or dict
                       **train_overrides, # TrainConfig fields to replace
-                     ): # yields metric dicts (see `train_sashimi`)
+                     ): # a stream: the events of `train_sashimi`, then a `SashimiRun`
     "Build datasets and model from an experiment config and train."
     d = load_yaml(config) if isinstance(config, (str, Path)) else dict(config)
     if 'dataset' not in d: raise SashimiError(f"{str(config)[:80]}: the experiment config needs a 'dataset' section.")
@@ -168,28 +176,7 @@ def train_from_config(config, # experiment YAML path or dict
         raise SashimiError(f"dataset.sample_len={ds_cfg.sample_len} must be a multiple of {m_cfg.step} (the product of model.pool).")
     tr, va = QuantizedAudioDataset(ds_cfg, 'train'), QuantizedAudioDataset(ds_cfg, 'valid')
     model = Sashimi(m_cfg)
-    yield {'kind': 'setup', 'train_clips': len(tr), 'valid_clips': len(va), 'params': sum(p.numel() for p in model.parameters())}
-    yield from train_sashimi(model, tr, va if len(va) else None, train_config(d, **train_overrides))
-
-@call_parse
-def sashimi_train_cli(config:str=None, # experiment YAML (dataset, model, train sections)
-                      root:str=None, # override dataset.root
-                      max_steps:int=None, # stop after this many steps
-                      checkpoint_dir:str=None, # override train.checkpoint_dir
-                      debug:store_true=False, # show the traceback on error
-                     ):
-    "Train SaShiMi from an experiment config, with a progress bar."
-    from tqdm.auto import tqdm
-    try:
-        if not config: raise SashimiError("--config is required.")
-        d = load_yaml(config)
-        if root: d.setdefault('dataset', {})['root'] = root
-        ov = {k: v for k, v in dict(max_steps=max_steps, checkpoint_dir=checkpoint_dir).items() if v is not None}
-        bar = tqdm(unit='step')
-        for m in train_from_config(d, **ov):
-            if m['kind'] == 'train': bar.update(1); bar.set_postfix(bps=f"{m['bps']:.3f}")
-            elif m['kind'] == 'valid': bar.write(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in m.items()}))
-        bar.close()
-    except (ValueError, OSError) as e:
-        if debug: raise
-        sys.stderr.write(f"mss-sashimi-train: error: {e}\n"); sys.exit(2)
+    for item in train_sashimi(model, tr, va if len(va) else None, train_config(d, **train_overrides)):
+        if isinstance(item, Event): yield item
+        else: hist = item
+    yield SashimiRun(model, hist, len(tr), len(va))

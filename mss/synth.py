@@ -4,26 +4,26 @@
 
 # %% ../nbs/04_synth.ipynb #a59ba121
 from __future__ import annotations
-import os, io, sys, json, math, shutil, zlib, subprocess, tempfile, importlib, importlib.metadata, platform, warnings
+import os, io, json, math, shutil, zlib, subprocess, tempfile, importlib, importlib.metadata, platform, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import soundfile as sf
 from scipy import signal
 import yaml
-from fastcore.script import call_parse, anno_parser
-from tqdm.auto import tqdm
+import torch
+from .audio import STEMS
+from .events import EventSink, ItemCompleted
 
 # %% auto #0
-__all__ = ['SAMPLE_RATE', 'STEMS', 'APT_LINE', 'PIP_LINE', 'MIDI_SOURCES', 'SOUNDFONTS', 'GRID', 'PREROLL', 'WORDS', 'VOICES_F',
+__all__ = ['SAMPLE_RATE', 'APT_LINE', 'PIP_LINE', 'MIDI_SOURCES', 'SOUNDFONTS', 'GRID', 'PREROLL', 'WORDS', 'VOICES_F',
            'VOICES_M', 'FRAME', 'RMS_TARGET', 'KITS', 'PEAK', 'SynthDependencyError', 'MidiSource', 'Soundfont',
            'available_soundfonts', 'check_tools', 'Song', 'find_songs', 'assign_stems', 'choose_window',
            'crop_instrument', 'skyline', 'render_midi', 'sing', 'active_rms', 'make_track', 'quantise_stems',
-           'make_dataset', 'make_dataset_main', 'make_dataset_cli']
+           'make_dataset', 'toy_song']
 
 # %% ../nbs/04_synth.ipynb #5730077b
 SAMPLE_RATE = 44100
-STEMS = ('vocals', 'drums', 'bass', 'other')
 APT_LINE = ("sudo apt-get install -y fluidsynth fluid-soundfont-gm musescore-general-soundfont-small "
             "timgm6mb-soundfont espeak-ng openttd-openmsx planetblupi-music-midi ffmpeg")
 PIP_LINE = 'pip install "mss[synth]"'
@@ -31,6 +31,7 @@ PIP_LINE = 'pip install "mss[synth]"'
 class SynthDependencyError(OSError):
     "A program, soundfont, MIDI source or Python package the generator needs is missing; the message says how to install it."
 
+# %% ../nbs/04_synth.ipynb #b92d15d7
 @dataclass(frozen=True)
 class MidiSource:
     "A folder of MIDI songs shipped by a Debian package, with its licence."
@@ -107,6 +108,7 @@ def find_songs(sources=MIDI_SOURCES, # candidate MIDI sources
         out += [Song(s.artist, p.stem, str(p), s.licence, s.package) for p in sorted(Path(s.folder).glob('*.mid'))]
     return sorted(out, key=lambda s: s.name)
 
+# %% ../nbs/04_synth.ipynb #fbeb84e9
 GRID = 0.25 # s, activity frame for coverage
 _EXCLUDED_LEAD = set(range(96, 104)) | set(range(112, 128)) | {47, 55}
 _LEAD_NAMES = ('vocals', 'vocal', 'voice', 'lead', 'melody')
@@ -185,6 +187,7 @@ def choose_window(parts:dict, # from `assign_stems`
     top = idx[:max(3, len(scores) // 4)]
     return float(starts[top[int(rng.integers(len(top)))]])
 
+# %% ../nbs/04_synth.ipynb #8333e852
 _DROP_CC = {0, 10, 32, 121}
 
 def crop_instrument(inst, # a `pretty_midi.Instrument`
@@ -208,6 +211,7 @@ def crop_instrument(inst, # a `pretty_midi.Instrument`
         pretty_midi.PitchBend(b.pitch, b.time - start) for b in inst.pitch_bends if start <= b.time < stop + tail]
     return out
 
+# %% ../nbs/04_synth.ipynb #6ac10eb9
 def skyline(notes, # notes of the lead part
             lo:int=55, hi:int=79, # singer's range (MIDI pitches)
            )->list: # monophonic notes, sorted, moved by octaves into [lo, hi]
@@ -303,6 +307,7 @@ def _analyse(word:str, voice:str)->dict:
     if best[1] - best[0] < 2: best = (first, last)
     return {'sr': sr, 'f0': f0, 'sp': sp, 'ap': ap, 'first': first, 'last': last, 'va': best[0], 'vb': best[1]}
 
+# %% ../nbs/04_synth.ipynb #5e2cc578
 def _widen(sp:np.ndarray, ap:np.ndarray, sr:int, fft_size:int)->tuple[np.ndarray, np.ndarray]:
     "Extend a WORLD envelope analysed at `sr` to 44.1 kHz: sloped continuation of the top band, aperiodic."
     nb = fft_size // 2 + 1
@@ -314,6 +319,35 @@ def _widen(sp:np.ndarray, ap:np.ndarray, sr:int, fft_size:int)->tuple[np.ndarray
     up = level * (hz[k0:][None] / (sr / 2)) ** -4.0  # power falls 12 dB per octave
     return (np.concatenate([sp, up], 1), np.concatenate([ap, np.full((ap.shape[0], nb - k0), 0.999)], 1))
 
+# %% ../nbs/04_synth.ipynb #944b90b8
+def _syllable(w:dict, a:int, b:int, melisma:bool, fp:float):
+    "Frames of analysed word `w` placed on note frames [a, b): (dst, lo, hi, fr, voiced)."
+    on = 0 if melisma else min(w['va'] - w['first'], int(0.08 / fp), a)  # onset consonant, before the note
+    coda = 0 if melisma else min(w['last'] - w['vb'], int(0.25 * (b - a)))
+    nuc = b - a - coda  # the vowel, stretched
+    src = np.concatenate([np.arange(w['va'] - on, w['va'], dtype=float),
+                          np.linspace(w['va'], w['vb'] - 1, max(nuc, 1))[:nuc],
+                          np.arange(w['vb'], w['vb'] + coda, dtype=float)])
+    dst = np.arange(a - on, a - on + len(src))
+    lo = np.floor(src).astype(int); hi = np.minimum(lo + 1, len(w['f0']) - 1); fr = (src - lo)[:, None]
+    voiced = np.concatenate([w['f0'][lo[:on]] > 0, np.ones(nuc, bool), w['f0'][lo[on + nuc:]] > 0])
+    return dst, lo, hi, fr, voiced
+
+def _expression(rng)->dict:
+    "The singer's vibrato and drift, drawn once per line."
+    return dict(vib_rate=rng.uniform(4.8, 6.2), vib_depth=35 * rng.uniform(0.5, 1.2),
+                drift_f=rng.uniform(0.1, 0.3), drift_ph=rng.uniform(0, 2 * np.pi))
+
+def _pitch(hz:float, dst, a:int, fp:float, ex:dict, glide_from=None):
+    "f0 (Hz) of a note at `hz` over frames `dst` (note onset at frame `a`): vibrato fading in after 250 ms, drift, a 40-ms glide from `glide_from` Hz."
+    t = (dst - a) * fp
+    cents = (ex['vib_depth'] * np.sin(2 * np.pi * ex['vib_rate'] * t) * np.clip((t - 0.25) / 0.2, 0, 1)
+             + 8 * np.sin(2 * np.pi * ex['drift_f'] * dst * fp + ex['drift_ph']))
+    track = hz * 2 ** (cents / 1200)
+    if glide_from is not None: track *= (glide_from / hz) ** np.exp(-np.clip(t, 0, None) / 0.04)
+    return track
+
+# %% ../nbs/04_synth.ipynb #0f9b01d2
 def _reverb(x:np.ndarray, rng, wet:float, t60:float=1.2, predelay:float=0.02)->np.ndarray:
     n = int(t60 * SAMPLE_RATE); t = np.arange(n) / SAMPLE_RATE
     ir = rng.standard_normal((2, n)) * np.exp(-6.91 * t / t60)
@@ -324,6 +358,7 @@ def _reverb(x:np.ndarray, rng, wet:float, t60:float=1.2, predelay:float=0.02)->n
         out[c, pad:] += wet * signal.fftconvolve(x, ir[c])[:len(x) - pad]
     return out
 
+# %% ../nbs/04_synth.ipynb #af2a1c54
 def sing(notes:list, # monophonic `pretty_midi.Note`s (s), e.g. from `skyline`
          n_samples:int, # length of the result (samples at 44.1 kHz)
          rng:np.random.Generator, # draws words, vibrato, drift and reverb
@@ -337,8 +372,7 @@ def sing(notes:list, # monophonic `pretty_midi.Note`s (s), e.g. from `skyline`
     T = int(math.ceil(n_samples / SAMPLE_RATE / fp)) + 2
     f0 = np.zeros(T); sp = np.full((T, nb), 1e-16); ap = np.full((T, nb), 0.999)
     cache, prev_end, prev_hz, prev_word = {}, -1.0, None, None
-    vib_rate, vib_depth = rng.uniform(4.8, 6.2), 35 * rng.uniform(0.5, 1.2)
-    drift_f, drift_ph = rng.uniform(0.1, 0.3), rng.uniform(0, 2 * np.pi)
+    ex = _expression(rng)
     for n in notes:
         dur = n.end - n.start
         if dur < 0.06: continue
@@ -351,28 +385,12 @@ def sing(notes:list, # monophonic `pretty_midi.Note`s (s), e.g. from `skyline`
             w['sp'], w['ap'] = _widen(w['sp'], w['ap'], w['sr'], fft)
             cache[word] = w
         w = cache[word]
-        on = 0 if melisma else min(w['va'] - w['first'], int(0.08 / fp), a)
-        coda = 0 if melisma else min(w['last'] - w['vb'], int(0.25 * (b - a)))
-        nuc = b - a - coda
-        # onset consonant before the note, vowel stretched over it, coda at its end
-        src = np.concatenate([np.arange(w['va'] - on, w['va'], dtype=float),
-                              np.linspace(w['va'], w['vb'] - 1, max(nuc, 1))[:nuc],
-                              np.arange(w['vb'], w['vb'] + coda, dtype=float)])
-        dst = np.arange(a - on, a - on + len(src))
-        lo = np.floor(src).astype(int); hi = np.minimum(lo + 1, len(w['f0']) - 1); fr = (src - lo)[:, None]
-        lsp = (1 - fr) * np.log(w['sp'][lo]) + fr * np.log(w['sp'][hi])
+        dst, lo, hi, fr, voiced = _syllable(w, a, b, melisma, fp)
         g = 0.35 + 0.65 * n.velocity / 127
-        sp[dst] = np.exp(lsp) * g * g
+        sp[dst] = np.exp((1 - fr) * np.log(w['sp'][lo]) + fr * np.log(w['sp'][hi])) * g * g  # log-envelope interpolation
         ap[dst] = (1 - fr) * w['ap'][lo] + fr * w['ap'][hi]
-        hz = 440.0 * 2 ** ((n.pitch - 69) / 12)
-        t = (dst - a) * fp
-        cents = (vib_depth * np.sin(2 * np.pi * vib_rate * t) * np.clip((t - 0.25) / 0.2, 0, 1)
-                 + 8 * np.sin(2 * np.pi * drift_f * dst * fp + drift_ph))
-        track = hz * 2 ** (cents / 1200)
-        if prev_hz is not None and n.start - prev_end < 0.05:
-            track *= (prev_hz / hz) ** np.exp(-np.clip(t, 0, None) / 0.04)
-        voiced = np.concatenate([w['f0'][lo[:on]] > 0, np.ones(nuc, bool), w['f0'][lo[on + nuc:]] > 0])
-        f0[dst] = np.where(voiced, track, 0.0)
+        hz, glide = 440.0 * 2 ** ((n.pitch - 69) / 12), prev_hz if prev_hz is not None and n.start - prev_end < 0.05 else None
+        f0[dst] = np.where(voiced, _pitch(hz, dst, a, fp, ex, glide), 0.0)
         prev_end, prev_hz, prev_word = n.end, hz, word
     y = pw.synthesize(f0, sp, ap, SAMPLE_RATE, FRAME)[:n_samples]
     y = np.pad(y, (0, n_samples - len(y)))
@@ -398,6 +416,8 @@ def active_rms(x:np.ndarray, # audio (C, L)
     return float(np.sqrt(e[act].mean())) if act.any() else 0.0
 
 RMS_TARGET = {'vocals': -20.0, 'drums': -21.0, 'bass': -22.0, 'other': -23.0}
+
+# %% ../nbs/04_synth.ipynb #8bcaa018
 KITS = (0, 0, 0, 8, 16, 24, 25, 32, 40)
 
 def make_track(song:Song, # the MIDI song
@@ -525,7 +545,8 @@ def make_dataset(root, # output folder (created; must be empty unless `overwrite
                  seed:int=0, # everything follows from it
                  vocals:str='sung', # "sung" (espeak-ng + WORLD) or "gm" (GM voice patch)
                  overwrite:bool=False, # replace train/, test/, setup.yaml and metadata.json of a non-empty root
-                 progress:bool=False, # show a tqdm progress bar
+                 callback=None, # called with an `ItemCompleted(index, total, 'subset/track name', 'track')` per written track
+                 progress:bool=False, # show a `tqdm.auto` progress bar
                  sources=MIDI_SOURCES, # MIDI song sources
                 )->Path: # the root
     "Render a MUSDB18-HQ-layout multitrack dataset from the installed MIDI songs, deterministically from `seed`."
@@ -550,60 +571,115 @@ def make_dataset(root, # output folder (created; must be empty unless `overwrite
             'soundfonts': [{'name': s.name, 'path': s.path, 'licence': s.licence, 'package': s.package}
                            for s in tools['soundfonts']],
             'versions': _versions(), 'tracks': {}, 'skipped_songs': []}
-    bar = tqdm(total=n_train + n_test, disable=not progress, desc='mss-make-dataset', unit='track')
-    for subset, pool, count in (('train', train_songs, n_train), ('test', test_songs, n_test)):
-        made, uses, k, bad = 0, {}, 0, set()
-        while made < count:
-            if len(bad) == len(pool): raise ValueError(f"no usable song left for the {subset} subset (all {len(pool)} lack drums, bass or a lead).")
-            song = pool[k % len(pool)]; k += 1
-            if song.name in bad: continue
-            uses[song.name] = uses.get(song.name, 0) + 1
-            name = song.name + (f" (part {uses[song.name]})" if uses[song.name] > 1 else '')
-            stems, tm = make_track(song, duration, _track_rng(seed, subset, name), vocals, tools['soundfonts'])
-            if stems is None:
-                bad.add(song.name); meta['skipped_songs'].append(song.name); continue
-            q, mix, g = quantise_stems(stems)
-            d = root / subset / name; d.mkdir(parents=True, exist_ok=True)
-            for s, x in q.items(): _write_pcm16(d / f'{s}.wav', x)
-            _write_pcm16(d / 'mixture.wav', mix)
-            meta['tracks'][name] = {**tm, 'subset': subset, 'headroom_gain': round(g, 6)}
-            made += 1; bar.update(1)
-    bar.close()
+    done = 0  # tracks written
+    with EventSink(callback, progress, desc='mss-make-dataset') as sink:
+        for subset, pool, count in (('train', train_songs, n_train), ('test', test_songs, n_test)):
+            made, uses, k, bad = 0, {}, 0, set()
+            while made < count:
+                if len(bad) == len(pool): raise ValueError(f"no usable song left for the {subset} subset (all {len(pool)} lack drums, bass or a lead).")
+                song = pool[k % len(pool)]; k += 1
+                if song.name in bad: continue
+                uses[song.name] = uses.get(song.name, 0) + 1
+                name = song.name + (f" (part {uses[song.name]})" if uses[song.name] > 1 else '')
+                stems, tm = make_track(song, duration, _track_rng(seed, subset, name), vocals, tools['soundfonts'])
+                if stems is None:
+                    bad.add(song.name); meta['skipped_songs'].append(song.name); continue
+                q, mix, g = quantise_stems(stems)
+                d = root / subset / name; d.mkdir(parents=True, exist_ok=True)
+                for s, x in q.items(): _write_pcm16(d / f'{s}.wav', x)
+                _write_pcm16(d / 'mixture.wav', mix)
+                meta['tracks'][name] = {**tm, 'subset': subset, 'headroom_gain': round(g, 6)}
+                sink(ItemCompleted(done, n_train + n_test, f'{subset}/{name}', 'track')); done += 1; made += 1
     valid = sorted(n for n, t in meta['tracks'].items() if t['subset'] == 'train')[:n_valid]
     for n in valid: meta['tracks'][n]['split'] = 'valid'
     (root / 'setup.yaml').write_text(_setup_yaml(valid))
     (root / 'metadata.json').write_text(json.dumps(meta, indent=1, sort_keys=True))
     return root
 
-# %% ../nbs/04_synth.ipynb #cef803e0
-@call_parse
-def make_dataset_main(root:str=None, # output folder (required)
-                      n_train:int=14, # tracks in train/ (validation tracks included)
-                      n_test:int=6, # tracks in test/
-                      n_valid:int=2, # train tracks listed as validation in setup.yaml
-                      duration:float=30.0, # track length (s)
-                      seed:int=0, # random seed
-                      vocals:str='sung', # "sung" (espeak-ng + WORLD) or "gm" (GM voice patch)
-                      overwrite:bool=False, # replace the dataset of a non-empty root
-                      debug:bool=False, # show tracebacks
-                     ):
-    "Generate an offline MUSDB18-HQ-layout multitrack dataset (options may be spelled --n-train or --n_train)."
-    try:
-        if not root: raise ValueError("--root is required: the folder to write the dataset into.")
-        make_dataset(root, n_train, n_test, n_valid, duration, seed, vocals, overwrite, progress=True)
-    except (ValueError, OSError) as e:
-        if debug: raise
-        sys.stderr.write(f"mss-make-dataset: {e}\n"); sys.exit(2)
+# %% ../nbs/04_synth.ipynb #e1b7a048
+_TOY_RMS_DB = {'vocals': -24.0, 'bass': -22.0, 'drums': -24.0, 'other': -25.0}
 
-def _underscore(arg:str)->str:
-    if not arg.startswith('--'): return arg
-    name, eq, val = arg[2:].partition('=')
-    return '--' + name.replace('-', '_') + eq + val
+def _env(n, sr, attack, decay):
+    t = np.arange(n) / sr
+    return np.minimum(t / max(attack, 1e-4), 1.0) * np.exp(-t / decay)
 
-def make_dataset_cli(argv:list|None=None, # command-line arguments (default: sys.argv[1:])
-                    ):
-    "Entry point of `mss-make-dataset`: accepts --n-train as well as --n_train, then runs `make_dataset_main`."
-    argv = [_underscore(a) for a in (sys.argv[1:] if argv is None else argv)]
-    p = anno_parser(make_dataset_main, 'mss-make-dataset')
-    kw = {k: v for k, v in vars(p.parse_args(argv)).items() if k not in ('pdb', 'xtra')}
-    return make_dataset_main(**kw)
+def _tone(f0, n, sr, amps, vib=0.0, vib_rate=5.0, phase=0.0):
+    t = np.arange(n) / sr
+    ph = 2 * np.pi * np.cumsum(f0 * (1 + vib * np.sin(2 * np.pi * vib_rate * t))) / sr + phase
+    out = np.zeros(n)
+    for k, a in enumerate(amps, 1):
+        if a and f0 * k < 0.45 * sr: out += a * np.sin(k * ph)
+    return out
+
+def _hz(m): return 440 * 2 ** ((m - 69) / 12)
+
+# %% ../nbs/04_synth.ipynb #a45aa245
+def _toy_bass(out, rng, sr, spb, nbeats, root, scale, prog):
+    bright = rng.uniform(0.3, 0.9); amps = [bright ** k / k for k in range(1, 10)]
+    for b in range(nbeats):
+        m = root + scale[prog[(b // 4) % 4] % 7] - 12 * (rng.random() < .3)
+        n = int(spb * rng.uniform(0.6, 0.95))
+        out[:, b * spb:b * spb + n] += _tone(_hz(m), n, sr, amps) * _env(n, sr, 0.005, rng.uniform(0.2, 0.6))
+
+def _toy_drums(out, rng, sr, spb, nbeats):
+    pan, dk = rng.uniform(-0.6, 0.6), rng.uniform(0.08, 0.2)
+    for b in range(nbeats):
+        s = b * spb
+        if b % 2 == 0 or rng.random() < 0.15:  # kick: 125 -> 45 Hz sweep
+            n = int(0.35 * sr); t = np.arange(n) / sr
+            out[:, s:s + n] += np.sin(2 * np.pi * np.cumsum(45 + 80 * np.exp(-t / 0.03)) / sr) * np.exp(-t / dk)
+        if b % 2 == 1:  # snare: noise + 190 Hz tone
+            n = int(0.25 * sr); t = np.arange(n) / sr
+            out[:, s:s + n] += 0.7 * (0.6 * rng.standard_normal(n) + np.sin(2 * np.pi * 190 * t)) * np.exp(-t / 0.06)
+        for h in range(2):  # hi-hats: differentiated noise, off-centre
+            n = int(0.06 * sr); hs = s + h * spb // 2
+            w = np.diff(rng.standard_normal(n + 1)) * np.exp(-np.arange(n) / sr / 0.015) * 0.25 * 2 ** .5
+            out[0, hs:hs + n] += w * (1 + pan) / 2; out[1, hs:hs + n] += w * (1 - pan) / 2
+
+def _toy_other(out, rng, sr, spb, nbeats, root, scale, prog):
+    amps = [rng.uniform(0.1, 1) / k ** rng.uniform(0.8, 2) for k in range(1, 12)]
+    sp = rng.uniform(0.2, 0.9)
+    for c in range(nbeats // 2 + 1):
+        deg, s, n = prog[(c // 2) % 4], c * 2 * spb, 2 * spb
+        for i in range(3):
+            m = root + 12 + scale[(deg + 2 * i) % 7] + 12 * ((deg + 2 * i) // 7)
+            e = _env(n, sr, rng.uniform(0.01, 0.15), rng.uniform(0.5, 2.0))
+            l = _tone(_hz(m) * 1.002, n, sr, amps, phase=rng.uniform(0, 6.3)) * e
+            r = _tone(_hz(m) * 0.998, n, sr, amps, phase=rng.uniform(0, 6.3)) * e
+            out[0, s:s + n] += (1 + sp) / 2 * l + (1 - sp) / 2 * r
+            out[1, s:s + n] += (1 - sp) / 2 * l + (1 + sp) / 2 * r
+
+def _toy_vocals(out, rng, sr, spb, nbeats, root, scale):
+    f1, f2, b, ks = rng.uniform(300, 800), rng.uniform(900, 2500), 0, np.arange(1, 40)
+    while b < nbeats:
+        plen = int(rng.integers(4, 9))
+        for j in range(min(plen, nbeats - b)):
+            f0 = _hz(root + 24 + scale[int(rng.integers(0, 7))]); n = int(spb * rng.uniform(0.7, 1.0)); s = (b + j) * spb
+            amps = np.exp(-((ks * f0 - f1) / 150) ** 2) + 0.6 * np.exp(-((ks * f0 - f2) / 250) ** 2) + 0.05 / ks
+            out[:, s:s + n] += _tone(f0, n, sr, amps, vib=0.006, vib_rate=rng.uniform(4.5, 6.5)) * _env(n, sr, 0.03, 0.8)
+        b += plen + int(rng.integers(1, 4))
+
+# %% ../nbs/04_synth.ipynb #3e8b9ffd
+def toy_song(seed:int=0, # song seed: every seed is a different song
+             seconds:float=10.0, # duration (s)
+             sample_rate:int=44100, # sample rate (Hz)
+            )->dict: # {stem: (2, L) float32} in `STEMS` order, dry, FX-normalised
+    "A small seeded synthetic multi-stem song (see the description above): a documented stand-in for real stems."
+    if seconds <= 0: raise ValueError(f"seconds must be > 0, got {seconds}.")
+    rng = np.random.default_rng(seed)
+    sr, L = int(sample_rate), int(round(seconds * sample_rate))
+    spb = int(60 / rng.uniform(80, 140) * sr)
+    root = 40 + int(rng.integers(0, 12))
+    scale = np.array([0, 2, 4, 5, 7, 9, 11] if rng.random() < .5 else [0, 2, 3, 5, 7, 8, 10])
+    prog = rng.choice([0, 3, 4, 5], size=4)
+    nbeats = int(np.ceil(L / spb)) + 1
+    out = {k: np.zeros((2, L + 3 * spb + sr)) for k in STEMS}
+    _toy_bass(out['bass'], rng, sr, spb, nbeats, root, scale, prog)
+    _toy_drums(out['drums'], rng, sr, spb, nbeats)
+    _toy_other(out['other'], rng, sr, spb, nbeats, root, scale, prog)
+    _toy_vocals(out['vocals'], rng, sr, spb, nbeats, root, scale)
+    res = {}
+    for k in STEMS:
+        x = out[k][:, :L]; rms = np.sqrt((x ** 2).mean() + 1e-20)
+        res[k] = torch.from_numpy(x * (10 ** (_TOY_RMS_DB[k] / 20) / rms if rms > 1e-9 else 0.0)).float()
+    return res

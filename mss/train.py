@@ -18,7 +18,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 from fastcore.basics import patch
 from .config import ConfigError, MSSTConfig, msst_config_from_dict, load_yaml, save_yaml, config_from_dict, InferenceConfig
 from .checkpoint import save_checkpoint, load_weights
-from .data import MUSDB_STEMS, DataError, TrainDataset, ValidDataset, SeparationBatch, collate_fn, stem_groups
+from .audio import STEMS as MUSDB_STEMS  # mss.data's MUSDB_STEMS became mss.audio.STEMS (same order)
+from .data import DataError, TrainDataset, ValidDataset, SeparationBatch, collate_fn, stem_groups
 from .events import StepCompleted, ValidationCompleted, StageStarted, StageCompleted, drain
 from .inference import InferenceEngine
 from .losses import CombinedLoss, loss_from_config

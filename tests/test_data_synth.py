@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 import torch
 import mss.data as md
+from mss.audio import STEMS
 import mss.synth as ms
 import mss.metrics as mm
 
@@ -39,23 +40,23 @@ def test_layout_and_metadata(tiny):
     meta = json.loads((tiny / 'metadata.json').read_text())
     assert meta['seed'] == 11 and len(meta['tracks']) == 4
     for t in meta['tracks'].values():
-        assert t['licence'].startswith('GPL') and set(t['soundfont']) == set(ms.STEMS)
+        assert t['licence'].startswith('GPL') and set(t['soundfont']) == set(STEMS)
     assert {s['licence'] for s in meta['soundfonts']} <= {'MIT', 'GPL-2.0-only'}
     train_songs = {t['song'] for t in meta['tracks'].values() if t['subset'] == 'train'}
     test_songs = {t['song'] for t in meta['tracks'].values() if t['subset'] == 'test'}
     assert not train_songs & test_songs  # split by song
     for d in (tiny / 'train').iterdir():
-        assert sorted(p.name for p in d.iterdir()) == sorted(f'{s}.wav' for s in ('mixture',) + ms.STEMS)
+        assert sorted(p.name for p in d.iterdir()) == sorted(f'{s}.wav' for s in ('mixture',) + STEMS)
         for p in d.iterdir():
             i = sf.info(str(p)); assert (i.samplerate, i.channels, i.frames, i.subtype) == (44100, 2, 264600, 'PCM_16')
 
 def test_stems_sum_to_mixture(tiny):
     for d in list((tiny / 'train').iterdir()) + list((tiny / 'test').iterdir()):
-        ints = {s: sf.read(d / f'{s}.wav', dtype='int16')[0].astype(np.int32) for s in ('mixture',) + ms.STEMS}
-        assert np.abs(ints['mixture'] - sum(ints[s] for s in ms.STEMS)).max() == 0  # integer stems sum exactly
-        fl = {s: sf.read(d / f'{s}.wav', dtype='float64')[0] for s in ('mixture',) + ms.STEMS}
-        assert np.abs(fl['mixture'] - sum(fl[s] for s in ms.STEMS)).max() <= 1 / 32768
-        for s in ms.STEMS: assert np.abs(ints[s]).max() > 30, f"{d.name}/{s} is silent"
+        ints = {s: sf.read(d / f'{s}.wav', dtype='int16')[0].astype(np.int32) for s in ('mixture',) + STEMS}
+        assert np.abs(ints['mixture'] - sum(ints[s] for s in STEMS)).max() == 0  # integer stems sum exactly
+        fl = {s: sf.read(d / f'{s}.wav', dtype='float64')[0] for s in ('mixture',) + STEMS}
+        assert np.abs(fl['mixture'] - sum(fl[s] for s in STEMS)).max() <= 1 / 32768
+        for s in STEMS: assert np.abs(ints[s]).max() > 30, f"{d.name}/{s} is silent"
 
 def test_no_bandwidth_cue(tiny):
     # fraction of energy above 11.025 kHz per stem: vocals must not be the only stem without any
@@ -63,7 +64,7 @@ def test_no_bandwidth_cue(tiny):
         X = np.abs(np.fft.rfft(x.mean(1))) ** 2
         return X[np.fft.rfftfreq(len(x), 1 / 44100) > 11025].sum() / X.sum()
     for d in (tiny / 'train').iterdir():
-        fr = {s: hf(sf.read(d / f'{s}.wav')[0]) for s in ms.STEMS}
+        fr = {s: hf(sf.read(d / f'{s}.wav')[0]) for s in STEMS}
         assert fr['vocals'] > 1e-6, (d.name, fr)
 
 def test_splits_match_musdb(tiny):
@@ -76,7 +77,7 @@ def test_splits_match_musdb(tiny):
 def test_loading_and_shapes(tiny):
     ds = md.TrainDataset(tiny, chunk_seconds=2.0, epoch_length=6, seed=0)
     b = md.collate_fn([ds[i] for i in range(3)])
-    assert b.mixture.shape == (3, 2, 88200) and set(b.sources) == set(md.MUSDB_STEMS)
+    assert b.mixture.shape == (3, 2, 88200) and set(b.sources) == set(STEMS)
     assert torch.allclose(b.mixture, sum(b.sources.values()), atol=1e-6)
     two = md.TrainDataset(tiny, ('vocals', 'other'), chunk_seconds=1.0, epoch_length=2)[0]
     assert torch.allclose(two['mixture'], two['sources']['vocals'] + two['sources']['other'], atol=1e-6)
@@ -164,7 +165,7 @@ def test_gm_vocals_track():
     song = ms.find_songs()[1]
     stems, meta = ms.make_track(song, 4.0, np.random.default_rng(0), vocals='gm')
     assert meta['vocals'] == 'gm' and meta['programs']['lead_gm'] in (52, 53, 54) and meta['voice'] is None
-    assert set(stems) == set(ms.STEMS) and all(x.shape == (2, 176400) for x in stems.values())
+    assert set(stems) == set(STEMS) and all(x.shape == (2, 176400) for x in stems.values())
     assert np.abs(stems['vocals']).max() > 1e-3
 
 def test_examples_do_not_depend_on_worker_count(tiny):

@@ -2,7 +2,7 @@
 import shutil, subprocess, sys
 import torch
 from hypothesis import given, settings, strategies as st
-from mss import features as mf, encoder as me, mixer as mm
+from mss import features as mf, encoder as me, mixer as mm, synth as ms
 
 torch.set_num_threads(1)
 
@@ -61,7 +61,7 @@ def test_shipped_encoder_generated_heldout_songs(tmp_path):
 @settings(max_examples=8, deadline=None)
 @given(n=st.integers(2048, 12000), gains=st.lists(st.sampled_from([0.0, 1e-3, 0.5, 1.0]), min_size=4, max_size=4))
 def test_features_finite_and_mixer_identity(n, gains):
-    song = mf.toy_song(1, 1.5, 8000)
+    song = ms.toy_song(1, 1.5, 8000)
     stems = {k: v[:, :n] * g for (k, v), g in zip(song.items(), gains)}
     x = {k: v.clone().requires_grad_(True) for k, v in stems.items()}
     f = mf.mixing_features(x, 8000)

@@ -12,6 +12,7 @@ from mss import quantized as q
 from mss.audio import save_audio, audio_info
 from mss.models import s4, sashimi as sm, count_params
 from mss import sashimi_train as st
+from mss.events import StepCompleted
 
 torch.set_num_threads(1)
 
@@ -122,8 +123,8 @@ def test_train_mono_and_stereo_loss_decreases():
         d = data if stereo else [(x[:, :1], y[:, :1]) for x, y in data]
         torch.manual_seed(0)
         m = sm.Sashimi(d_model=8, n_layers=1, pool=(4, 4), d_state=8, is_stereo=stereo)
-        hist = st.fit(m, d, None, st.TrainConfig(lr=1e-2, batch_size=8, epochs=6, device='cpu'), progress=False)
-        losses = [h['loss'] for h in hist]
+        hist = st.fit_sashimi(m, d, None, st.TrainConfig(lr=1e-2, batch_size=8, epochs=6, device='cpu'))
+        losses = [e.loss for e in hist if isinstance(e, StepCompleted)]
         assert sum(losses[-3:]) < sum(losses[:3]) - 0.3, losses
 
 
@@ -170,8 +171,8 @@ def test_train_dml_16bit_stereo_loss_decreases():
     data = _tone_pairs(64, 16, 'linear')
     torch.manual_seed(0)
     m = sm.Sashimi(d_model=8, n_layers=1, pool=(4, 4), d_state=8, is_stereo=True, bits=16, head='dml', n_mixtures=3)
-    hist = st.fit(m, data, None, st.TrainConfig(lr=1e-2, batch_size=8, epochs=6, device='cpu'), progress=False)
-    losses = [h['loss'] for h in hist]
+    hist = st.fit_sashimi(m, data, None, st.TrainConfig(lr=1e-2, batch_size=8, epochs=6, device='cpu'))
+    losses = [e.loss for e in hist if isinstance(e, StepCompleted)]
     assert sum(losses[-3:]) < sum(losses[:3]) - 0.3, losses
 
 
@@ -179,6 +180,6 @@ def test_train_overrides_leave_the_config_alone():
     cfg = st.TrainConfig(lr=1e-2, batch_size=8, epochs=1, device='cpu')
     m = sm.Sashimi(d_model=8, n_layers=1, pool=(4, 4), d_state=8)
     data = [(x[:, :1], y[:, :1]) for x, y in _tone_pairs(64, 8, 'mulaw')]
-    steps = [r for r in st.train_sashimi(m, data, None, cfg, lr=0.5) if r['kind'] == 'train']
-    assert steps and all(r['lr'] == 0.5 for r in steps) and cfg.lr == 1e-2
+    steps = [e for e in st.train_sashimi(m, data, None, cfg, lr=0.5) if isinstance(e, StepCompleted)]
+    assert steps and all(e.lr == 0.5 for e in steps) and cfg.lr == 1e-2
     with pytest.raises(TypeError): next(st.train_sashimi(m, data, None, cfg, typo_key=3))
