@@ -66,8 +66,8 @@ def _bss_inputs(references, estimates, device=None)->tuple[torch.Tensor, list|No
     if ref.shape[:2] != est.shape[:2]: raise ValueError(f"bsseval_v4: references {tuple(ref.shape)} and estimates {tuple(est.shape)} differ in sources or channels.")
     device = torch.device(device) if device is not None else ref.device
     S, C, L = ref.shape; m = min(L, est.shape[-1])
-    sig = torch.zeros(2 * S, C, L, dtype=torch.float64, device=device)
-    sig[:S] = ref; sig[S:, :, :m] = est[..., :m]
+    sig = torch.empty(2 * S, C, L, dtype=torch.float64, device=device)
+    sig[:S] = ref; sig[S:, :, :m] = est[..., :m]; sig[S:, :, m:] = 0
     return sig, names
 
 # %% ../nbs/31_metrics.ipynb #3f643ebe
@@ -198,7 +198,8 @@ def bsseval_v4(references:torch.Tensor|dict, # (S, C, L) or {stem: (C, L)}; (S, 
     nwin, n, hop = _frames(sig.shape[-1], win, hop, sample_rate)
     w = _windows(sig, nwin, n, hop)
     bad = _silent(w)
-    res = {'SDR': _db(w[:S].square().sum((1, 3)), (w[S:] - w[:S]).square().sum((1, 3)))}
+    e2 = lambda x: torch.linalg.vector_norm(x, dim=-1).square().sum(1)  # energy per source and window
+    res = {'SDR': _db(e2(w[:S]), e2(w[S:] - w[:S]))}
     if not only_sdr:
         if bad.all(): res.update({k: torch.full_like(res['SDR'], torch.nan) for k in ('ISR', 'SIR', 'SAR')})
         else: res.update(_window_metrics(sig, *_filters(sig), nwin, n, hop))
