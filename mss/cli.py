@@ -13,7 +13,7 @@ from .inference import InferenceEngine, InferenceOutput
 
 # %% auto #0
 __all__ = ['AUDIO_EXTS', 'UsageError', 'find_tracks', 'separate_files', 'run_command', 'separate_cli', 'make_dataset_cli',
-           'musdb_stereo_wav_cli', 'sashimi_train_cli', 'train_encoder_cli', 'train_cli']
+           'musdb_stereo_wav_cli', 'sashimi_train_cli', 'train_encoder_cli', 'train_cli', 'evaluate_cli']
 
 # %% ../nbs/60_cli.ipynb #e82c5a92
 AUDIO_EXTS = ('.wav', '.flac', '.ogg', '.aiff', '.aif', '.mp3')
@@ -242,3 +242,49 @@ def train_cli():
     "Entry point of `mss-train`."
     run_command(_train, 'mss-train')
 
+
+# %% ../nbs/60_cli.ipynb #21580cd3
+def _evaluate(config:str=None, # model config: an mss YAML or an MSST-style YAML
+              checkpoint:str=None, # model weights (.ckpt/.pt/.pth)
+              data_root:str=None, # MUSDB18(-HQ)-layout folder (test/ and train/ of track folders)
+              subset:str='test', # the subset to evaluate: test or train
+              out:str=None, # output folder: OUT/<track>.json, OUT/summary.json, OUT/summary.md
+              save_audio:bool=False, # also write OUT/<track>/<stem>.wav (32-bit float)
+              jobs:int=1, # worker processes for the metrics
+              metric_backend:str='torch', # BSSEval backend: torch (fast) or museval (the reference)
+              overwrite:bool=False, # recompute every track; replace a folder that holds other results
+              baseline:str=None, # score a baseline instead of a model: mixture or irm (no --config/--checkpoint)
+              device:str=None, # cpu, cuda, cuda:1, … (default: cuda if available)
+              model_type:str=None, # model type for MSST configs that do not name it (e.g. scnet_masked)
+              batch_size:int=None, # chunks per model call (default: from the config)
+             ):
+    "Evaluate a separator on full-length MUSDB18-layout tracks: per-track JSON, a summary table; an existing OUT resumes."
+    from mss.audio import STEMS
+    from mss.data import TestDataset, list_tracks
+    from mss.evaluate import evaluate, METRIC_BACKENDS, BASELINES
+    if not data_root: raise UsageError("--data-root is required: a MUSDB18(-HQ)-layout folder with test/ and train/.")
+    if not out: raise UsageError("--out is required: the folder for the per-track JSON files and the summary.")
+    if subset not in ('test', 'train'): raise UsageError(f"--subset must be test or train, got {subset!r}.")
+    if metric_backend not in METRIC_BACKENDS: raise UsageError(f"--metric-backend must be {' or '.join(METRIC_BACKENDS)}, got {metric_backend!r}.")
+    if jobs < 1: raise UsageError(f"--jobs must be >= 1, got {jobs}.")
+    if batch_size is not None and batch_size < 1: raise UsageError(f"--batch-size must be >= 1, got {batch_size}.")
+    if baseline is not None:
+        if baseline not in BASELINES: raise UsageError(f"--baseline must be {' or '.join(BASELINES)}, got {baseline!r}.")
+        if config or checkpoint: raise UsageError("--baseline replaces the model: give no --config or --checkpoint.")
+    else:
+        if not config: raise UsageError("--config is required: an mss or MSST-style YAML file (or --baseline mixture|irm).")
+        if not checkpoint: raise UsageError("--checkpoint is required: the weights to evaluate.")
+    list_tracks(data_root, subset, sample_rate=None)  # a missing or non-MUSDB root fails here, before the model is built
+    if baseline is not None: separator, stems, sr = baseline, list(STEMS), 44100
+    else:
+        separator = InferenceEngine.from_pretrained(config, checkpoint, device=device, model_type=model_type, batch_size=batch_size)
+        stems, sr = list(separator.model.stems), separator.sample_rate
+        lacking = [s for s in stems if s not in STEMS]
+        if lacking: raise UsageError(f"{config}: stem(s) {', '.join(lacking)} are not in the data at {data_root} (MUSDB18 has {', '.join(STEMS)}).")
+    ds = TestDataset(data_root, stems, subset=subset, sample_rate=sr)
+    res = evaluate(separator, ds, out, save_audio, metric_backend, jobs, overwrite, progress=True)
+    if res.table: print(res.table, end='')
+
+def evaluate_cli():
+    "Entry point of `mss-evaluate`."
+    run_command(_evaluate, 'mss-evaluate')

@@ -166,15 +166,15 @@ def save_config(cfg:MSSConfig, # the config to write
 # %% ../../nbs/10_models.ipynb #b1bf059d
 def load_msst_model(config_path, # MSST-style YAML file
                     checkpoint_path=None, # weights file; None: random initialisation
-                    model_type:str|None=None, # a key of `MODELS`; None: inferred from the checkpoint (default 'scnet')
+                    model_type:str|None=None, # a key of `MODELS`; None: the file's `model_type`, else inferred from the checkpoint (else 'scnet')
                     strict:bool=True, # strict key matching
                     weights_only:bool=True, # False only for trusted checkpoints
                    )->torch.nn.Module: # the model, in eval mode, with `config` attached
     "Build a model from an MSST YAML file and load its checkpoint."
     m = load_msst_config(config_path)
     sd = load_state_dict_file(checkpoint_path, weights_only) if checkpoint_path is not None else None
-    if model_type is None:
-        model_type = infer_model_type(sd, str(checkpoint_path)) if sd is not None else (m.model.get('model_type') or 'scnet')
+    model_type = model_type or m.extra.get('model_type') or m.training.extra.get('model_type') or m.model.get('model_type')
+    if model_type is None: model_type = infer_model_type(sd, str(checkpoint_path)) if sd is not None else 'scnet'
     model = model_meta(model_type).build(msst_model_params(m, model_type))
     if sd is not None:
         try: load_weights(model, sd, strict, str(checkpoint_path))

@@ -21,18 +21,30 @@ __all__ = ['TFSWAConfig', 'window_partition', 'window_reverse', 'shifted_window_
 @dataclass
 class TFSWAConfig(SeparatorConfig):
     "Hyperparameters of `TFSWAUNet` (defaults: 15.8 M parameters, 4 stems, stereo, 44.1 kHz)."
+    aliases = {'dims': 'channels', 'window_size': 'window', 'shift_size': 'shift'}  # Swin-style names -> ours (a class attribute, not a field)
     n_fft: int = 4096 # STFT size (Hann window of the same length)
     hop_size: int = 1024 # STFT hop (samples)
     n_freq: int = 2048 # STFT bins fed to the U-Net (from DC up); the rest get a zero mask
     channels: list = field(default_factory=lambda: [32, 64, 128, 256]) # encoder stage widths
-    res_blocks: int = 2 # residual conv blocks per stage
+    res_blocks: int = 2 # residual conv blocks per stage (when `depths` is None)
+    depths: list|None = None # blocks per stage, counting the TFSWA block of an `attn_stages` stage; None: res_blocks (+ 1)
     attn_stages: list = field(default_factory=lambda: [3]) # stages (0-based) with a TFSWA block in encoder and decoder
     bottleneck_blocks: int = 2 # TFSWA blocks at the bottleneck
-    head_dim: int = 32 # attention head size (heads = channels / head_dim)
+    head_dim: int = 32 # attention head size (heads = channels / head_dim) when `num_heads` is None
+    num_heads: int|None = None # heads of every attention layer (head size = channels / num_heads); None: from head_dim
     window: int = 8 # Swin window (frequency × time)
     shift: int = 4 # Swin shift for the shifted-window layer
     mlp_ratio: float = 2.0 # FFN hidden size / channels in the attention layers
     chunk_size: int|None = 264600 # training chunk (samples), 6 s at 44.1 kHz
+
+    def stage_res_blocks(self)->list:
+        "Residual blocks of each stage (encoder, and the mirrored decoder stage)."
+        if self.depths is None: return [self.res_blocks] * len(self.channels)
+        return [d - (k in self.attn_stages) for k, d in enumerate(self.depths)]
+
+    def heads(self, ch:int)->int: # channels of the attention layer
+        "Attention heads of a layer with `ch` channels."
+        return self.num_heads if self.num_heads is not None else max(1, ch // self.head_dim)
 
 # %% ../../nbs/12_models.tfswa.ipynb #5366dd85
 def window_partition(x:torch.Tensor, # (B, H, W, C), H and W multiples of `window`
@@ -192,7 +204,7 @@ class ResBlock(nn.Module):
 
 def _stage(ch:int, n_res:int, attn:bool, c:TFSWAConfig)->nn.Sequential:
     blocks = [ResBlock(ch) for _ in range(n_res)]
-    if attn: blocks.append(TFSWABlock(ch, c.head_dim, c.window, c.shift, c.mlp_ratio))
+    if attn: blocks.append(TFSWABlock(ch, ch // c.heads(ch), c.window, c.shift, c.mlp_ratio))
     return nn.Sequential(*blocks)
 
 # %% ../../nbs/12_models.tfswa.ipynb #4ac60df0
@@ -217,17 +229,23 @@ class TFSWAUNet(nn.Module):
             raise ConfigError(f"n_freq must be a multiple of {down} (2 ** number of stages) and at most n_fft//2+1 = {c.n_fft // 2 + 1}, got {c.n_freq}.")
         if any(not 0 <= i < len(c.channels) for i in c.attn_stages):
             raise ConfigError(f"attn_stages must index the {len(c.channels)} stages, got {c.attn_stages}.")
+        if c.depths is not None and (len(c.depths) != len(c.channels) or any(n < 0 for n in c.stage_res_blocks())):
+            raise ConfigError(f"depths must give one block count per stage ({len(c.channels)}), at least 1 in the attention stages {c.attn_stages}, got {c.depths}.")
+        widths = [c.channels[i] for i in c.attn_stages] + ([c.channels[-1]] if c.bottleneck_blocks else [])
+        if c.num_heads is not None and any(w % c.num_heads for w in widths):
+            raise ConfigError(f"num_heads={c.num_heads} must divide the width of every attention layer ({sorted(set(widths))}).")
         self.stems, self.sample_rate, self.audio_channels, self.chunk_size = list(c.stems), c.sample_rate, c.audio_channels, c.chunk_size
         ch, S, C = list(c.channels), len(c.stems), c.audio_channels
         self.stem = nn.Conv2d(2 * C, ch[0], 3, padding=1)
         outs = ch[1:] + ch[-1:]
-        self.enc = nn.ModuleList(_stage(ch[i], c.res_blocks, i in c.attn_stages, c) for i in range(len(ch)))
+        res = c.stage_res_blocks()
+        self.enc = nn.ModuleList(_stage(ch[i], res[i], i in c.attn_stages, c) for i in range(len(ch)))
         self.down = nn.ModuleList(nn.Conv2d(ch[i], outs[i], 2, stride=2) for i in range(len(ch)))
-        self.bottleneck = nn.Sequential(*[TFSWABlock(ch[-1], c.head_dim, c.window, c.shift, c.mlp_ratio)
+        self.bottleneck = nn.Sequential(*[TFSWABlock(ch[-1], ch[-1] // c.heads(ch[-1]), c.window, c.shift, c.mlp_ratio)
                                           for _ in range(c.bottleneck_blocks)])
         self.up = nn.ModuleList(nn.ConvTranspose2d(outs[i], ch[i], 2, stride=2) for i in range(len(ch)))
         self.fuse = nn.ModuleList(nn.Conv2d(2 * ch[i], ch[i], 1) for i in range(len(ch)))
-        self.dec = nn.ModuleList(_stage(ch[i], c.res_blocks, i in c.attn_stages, c) for i in range(len(ch)))
+        self.dec = nn.ModuleList(_stage(ch[i], res[i], i in c.attn_stages, c) for i in range(len(ch)))
         self.head = nn.Conv2d(ch[0], S * C * 2, 1)
 
     @classmethod
