@@ -90,7 +90,7 @@ def _silent(w:torch.Tensor)->torch.Tensor:
 def _segment(x:torch.Tensor, start:int, stop:int)->torch.Tensor:
     "`x[..., start:stop]` with zeros where the range leaves `[0, L)`."
     L = x.shape[-1]; a, b = min(max(start, 0), L), max(min(stop, L), 0)
-    return F.pad(x[..., a:b], (a - start, stop - b))
+    return x[..., a:b] if (a, b) == (start, stop) else F.pad(x[..., a:b], (a - start, stop - b))  # a view inside
 
 def _xcorr(x:torch.Tensor, # (A, L) float64
            y:torch.Tensor, # (B, L) float64
@@ -120,14 +120,21 @@ def _toeplitz_gram(R:torch.Tensor, L:int)->torch.Tensor:
     for p in range(L): G[:, p] = R[:, :, L - 1 - p:2 * L - 1 - p]
     return G.view(A * L, A * L)
 
-def _solve(A:torch.Tensor, D:torch.Tensor)->torch.Tensor:
-    "Solve `A X = D` for a batch of symmetric `A = G + ε·I`: Cholesky, else LU, else `lstsq(G, D)` as museval."
-    Lc, info = torch.linalg.cholesky_ex(A)
-    X = torch.cholesky_solve(D, Lc)
+def _solve(A:torch.Tensor, # (B, n, n) symmetric, G + ε·I; factored in place when `fresh` is given
+           D:torch.Tensor, # (B, n, m) right-hand sides
+           fresh=None, # fresh(b) -> A[b] as it was, to rebuild a matrix whose in-place Cholesky failed
+          )->torch.Tensor: # (B, n, m)
+    "Solve `A X = D`: Cholesky, else LU (numpy's `solve`), else `lstsq(A - ε·I, D)`, as museval's fallback."
+    if fresh is None: Lc, info = torch.linalg.cholesky_ex(A)
+    else:  # A is symmetric, so A.mT is A in the column-major layout LAPACK wants: no copy
+        Lc, info = A.mT, torch.empty(A.shape[:-2], dtype=torch.int32, device=A.device)
+        torch.linalg.cholesky_ex(Lc, out=(Lc, info))
+    X = torch.linalg.solve_triangular(Lc.mT, torch.linalg.solve_triangular(Lc, D, upper=False), upper=True)  # no copy of Lc
     for b in info.nonzero().flatten().tolist():
-        x, i = torch.linalg.solve_ex(A[b], D[b])
+        Ab = A[b] if fresh is None else fresh(b)
+        x, i = torch.linalg.solve_ex(Ab, D[b])
         if i != 0:
-            G = A[b].cpu().clone(); G.diagonal().sub_(_EPS)
+            G = Ab.cpu().clone(); G.diagonal().sub_(_EPS)
             x = torch.linalg.lstsq(G, D[b].cpu(), driver='gelsd').solution.to(A.device)
         X[b] = x
     return X
@@ -137,13 +144,17 @@ def _filters(sig:torch.Tensor, L:int=_FILTER_LEN)->tuple[torch.Tensor, torch.Ten
     S, C, T = sig.shape[0] // 2, sig.shape[1], sig.shape[2]; A = S * C
     x = sig.view(2 * A, T)
     R = _xcorr(x[:A], x, L)
-    G = _toeplitz_gram(R[:, :A], L)
-    D = R[:, A:, L - 1 - torch.arange(L, device=sig.device)].permute(0, 2, 1).reshape(A * L, A)
-    G.diagonal().add_(_EPS)
+    def gram():
+        G = _toeplitz_gram(R[:, :A], L); G.diagonal().add_(_EPS)
+        return G
+    own = lambda G: G.view(S, C * L, S, C * L)[s, :, s]  # the S diagonal blocks (a copy)
     s = torch.arange(S, device=sig.device)
-    Gj, Dj = G.view(S, C * L, S, C * L)[s, :, s], D.view(S, C * L, S, C)[s, :, s]
-    Cf = _solve(G[None], D[None])[0].view(S, C, L, S, C)
-    return Cf, _solve(Gj, Dj).view(S, C, L, C)
+    D = R[:, A:, L - 1 - torch.arange(L, device=sig.device)].permute(0, 2, 1).reshape(A * L, A)
+    G = gram(); Gj = own(G)
+    Cf = _solve(G[None], D[None], lambda b: gram())[0].view(S, C, L, S, C)
+    Cj = _solve(Gj, D.view(S, C * L, S, C)[s, :, s], lambda b: own(gram())[b])
+    return Cf, Cj.view(S, C, L, C)
+
 
 # %% ../nbs/31_metrics.ipynb #1dc1b95e
 def _db(num:torch.Tensor, den:torch.Tensor)->torch.Tensor:
