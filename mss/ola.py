@@ -9,6 +9,7 @@ from typing import Callable, Mapping
 import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
+from .types import SeparationModel
 from .events import StageStarted, StageCompleted, ChunkProcessed, BatchSizeReduced, drain
 
 # %% auto #0
@@ -154,7 +155,7 @@ def _check_output(y, b:int, C:int, N:int)->None:
 # %% ../nbs/01_ola.ipynb #c981ce48
 @patch
 def stream(self:OverlapAddProcessor,
-           model:Callable, # nn.Module (or callable): (B, C, chunk_size) -> {stem: (B, C, chunk_size)}
+           model:SeparationModel|Callable, # a separation model (`mss.types`), or any callable (B, C, chunk_size) -> {stem: (B, C, chunk_size)}
            audio:Tensor, # the track (C, L), float, finite
            batch_size:int=4, # chunks per model call
            device=None, # where the model runs; None: where its parameters are
@@ -212,7 +213,7 @@ def stream(self:OverlapAddProcessor,
 # %% ../nbs/01_ola.ipynb #99badfa3
 @patch
 def process(self:OverlapAddProcessor,
-            model:Callable, # nn.Module (or callable): (B, C, chunk_size) -> {stem: (B, C, chunk_size)}
+            model:SeparationModel|Callable, # a separation model (`mss.types`), or any callable (B, C, chunk_size) -> {stem: (B, C, chunk_size)}
             audio:Tensor, # the track (C, L), float, finite
             batch_size:int=4, # chunks per model call
             device=None, # where the model runs; None: where its parameters are

@@ -25,7 +25,7 @@ from .inference import InferenceEngine
 from .losses import CombinedLoss, loss_from_config
 from .metrics import usdr
 from .models import model_meta, msst_model_params
-from .types import check_model
+from .types import SeparationModel, check_model
 
 
 # %% auto #0
@@ -243,7 +243,7 @@ def make_optimizer(model:nn.Module, # the model whose parameters are optimised
 class SeparationTask:
     "A separation model with its loss, optimiser, learning-rate schedule and training settings."
     def __init__(self,
-                 model:nn.Module, # a separation model (`mss.types.SeparationModel`)
+                 model:SeparationModel, # a separation model (see `mss.types`)
                  loss:CombinedLoss, # e.g. from `mss.losses.build_loss`
                  settings:TrainSettings, # see `resolve_settings`
                  config:dict|None=None, # the parsed YAML, written beside checkpoints
