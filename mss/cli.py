@@ -73,10 +73,6 @@ def separate_files(engine:InferenceEngine, # a ready engine
     return written
 
 # %% ../nbs/60_cli.ipynb #b0d608a8
-def _hyphens_to_underscores(argv:list)->list:
-    return [a.split('=')[0].replace('-', '_').replace('__', '--', 1) + ('=' + a.split('=', 1)[1] if '=' in a else '')
-            if a.startswith('--') else a for a in argv]
-
 def run_command(func, # the command: a function whose parameters carry comments (docments) or fastcore `Param`s
                 prog:str, # program name for messages, e.g. 'mss-separate'
                 argv:list|None=None, # arguments (default: sys.argv[1:])
@@ -84,9 +80,12 @@ def run_command(func, # the command: a function whose parameters carry comments 
     "Parse `argv` for `func`, call it, and report errors as `prog: error: <sentence>` with exit status 2."
     p = anno_parser(func, prog=prog)
     p.add_argument('--debug', action='store_true', help='show the full traceback on errors')
+    for a in p._actions:  # --hyphen-names in the help; --underscore_names (fastcore's spelling) parse too
+        a.option_strings = [o.replace('_', '-') if o.startswith('--') else o for o in a.option_strings]
+        for o in a.option_strings: p._option_string_actions[o] = a
     def error(msg): print(f"{prog}: error: {msg}", file=sys.stderr); sys.exit(2)
     p.error = error
-    kw = vars(p.parse_args(_hyphens_to_underscores(sys.argv[1:] if argv is None else argv)))
+    kw = vars(p.parse_args(sys.argv[1:] if argv is None else argv))
     debug = kw.pop('debug'); kw.pop('pdb', None); kw.pop('xtra', None)
     def warn(message, category, filename, lineno, file=None, line=None): print(f"{prog}: warning: {message}", file=sys.stderr)
     with warnings.catch_warnings():
