@@ -161,6 +161,11 @@ def musdb_stereo_wav_cli():
     run_command(_musdb_stereo_wav, 'mss-musdb-stereo-wav')
 
 # %% ../nbs/60_cli.ipynb #6e16aad3
+def _print_validation(e):
+    "One JSON line per validation (the training commands' callback)."
+    if isinstance(e, ValidationCompleted):
+        print(json.dumps({'step': e.step, **{k: round(v, 4) if isinstance(v, float) else v for k, v in e.metrics.items()}}), flush=True)
+
 def _sashimi_train(config:str=None, # experiment YAML (dataset, model, train sections)
                    root:str=None, # override dataset.root
                    max_steps:int=None, # stop after this many steps
@@ -173,9 +178,7 @@ def _sashimi_train(config:str=None, # experiment YAML (dataset, model, train sec
     d = load_yaml(config)
     if root: d.setdefault('dataset', {})['root'] = root
     ov = {k: v for k, v in dict(max_steps=max_steps, checkpoint_dir=checkpoint_dir).items() if v is not None}
-    def show(e):
-        if isinstance(e, ValidationCompleted): print(json.dumps({'step': e.step, **{k: round(v, 4) if isinstance(v, float) else v for k, v in e.metrics.items()}}))
-    drain(train_from_config(d, **ov), show, progress=True, desc='sashimi')
+    drain(train_from_config(d, **ov), _print_validation, progress=True, desc='sashimi')
 
 def sashimi_train_cli():
     "Entry point of `mss-sashimi-train`."
@@ -231,9 +234,8 @@ def _train(config:str=None, # training config: an MSST-style YAML (audio, model,
     if steps is not None and steps < 1: raise UsageError(f"--steps must be >= 1, got {steps}.")
     if resume and overwrite: raise UsageError("--resume and --overwrite exclude each other: --resume continues a run, --overwrite starts it again.")
     main = int(os.environ.get('RANK', '0')) == 0
-    def show(e):
-        if main and isinstance(e, ValidationCompleted): print(json.dumps({'step': e.step, **{k: round(v, 4) for k, v in e.metrics.items()}}), flush=True)
-    try: res = train_from_config(config, data_root, out, resume, device, steps, overwrite, model_type, progress=True, callback=show)
+    try: res = train_from_config(config, data_root, out, resume, device, steps, overwrite, model_type, progress=True,
+                                 callback=_print_validation if main else None)
     except ImportError as e: raise UsageError(str(e)) from None
     if main: print(f"{out}: {res.step} steps; best mean validation uSDR {res.best_metric if res.best_metric is None else round(res.best_metric, 4)} dB")
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/15_sashimi_train.ipynb #5c12b445
 from __future__ import annotations
-import math, os
+import math
 import dataclasses
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
@@ -13,6 +13,7 @@ import torch.nn as nn
 from torch.utils.data import DataLoader
 from .quantized import ar_collate, zero_token, QuantizedAudioDataset, quantized_config
 from .config import load_yaml
+from .checkpoint import save_checkpoint
 from .events import Event, StepCompleted, ValidationCompleted, drain
 from .models.sashimi import Sashimi, SashimiConfig, SashimiError, sashimi_config_from, sashimi_param_groups, ar_nll
 
@@ -76,11 +77,6 @@ def evaluate(model:Sashimi, # the model
     return res
 
 # %% ../nbs/15_sashimi_train.ipynb #cdfce9be
-def _save(path:Path, obj):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.tmp')
-    torch.save(obj, tmp); os.replace(tmp, path)
-
 def train_sashimi(model:Sashimi, # the model (trained in place)
                   train_data, # Dataset of (x, y) (L, C) pairs, or a DataLoader
                   valid_data=None, # validation Dataset/DataLoader (None: no validation, no scheduler)
@@ -107,8 +103,8 @@ def train_sashimi(model:Sashimi, # the model (trained in place)
         sched.step(m['bps'])
         if ckpt is not None:
             state = {'model': model.state_dict(), 'config': asdict(model.cfg), 'step': step, 'valid': m}
-            _save(ckpt / 'last.pt', {**state, 'optimizer': opt.state_dict()})
-            if m['bps'] < best: _save(ckpt / 'best.pt', state)
+            save_checkpoint({**state, 'optimizer': opt.state_dict()}, ckpt / 'last.pt')
+            if m['bps'] < best: save_checkpoint(state, ckpt / 'best.pt')
         best = min(best, m['bps'])
         hist.append(ValidationCompleted(step, {**m, 'best_bps': best, 'epoch': epoch}))
         return hist[-1]

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from ..config import (ConfigError, config_from_dict, load_yaml, save_yaml, MSSTConfig, load_msst_config,
                         msst_config_from_dict, InferenceConfig, validate_derived_stems, is_msst_dict)
-from ..checkpoint import CheckpointError, load_state_dict_file, load_weights
+from ..checkpoint import CheckpointError, load_state_dict_file, load_weights, _fmt
 
 # %% auto #0
 __all__ = ['MODELS', 'ModelMeta', 'register_model', 'model_meta', 'count_params', 'infer_model_type', 'msst_model_params',
@@ -94,10 +94,6 @@ def count_params(model:torch.nn.Module, # any module; works on the meta device t
     return sum(p.numel() for p in model.parameters())
 
 # %% ../../nbs/10_models.ipynb #56d4fd93
-def _fmt_keys(keys, n=5):
-    keys = list(keys)
-    return ', '.join(keys[:n]) + (f', … ({len(keys) - n} more)' if len(keys) > n else '')
-
 def infer_model_type(state_dict:dict, # flat name -> tensor map
                      name:str='checkpoint', # for messages
                     )->str: # a key of `MODELS`
@@ -105,7 +101,7 @@ def infer_model_type(state_dict:dict, # flat name -> tensor map
     hits = [t for t, m in MODELS.items() if m.matches(state_dict)]
     if len(hits) == 1: return hits[0]
     if hits: raise CheckpointError(f"{name}: the keys fit several model types ({', '.join(hits)}); pass model_type.")
-    raise CheckpointError(f"{name}: cannot tell the model type from its keys (e.g. {_fmt_keys(sorted(state_dict))}); "
+    raise CheckpointError(f"{name}: cannot tell the model type from its keys (e.g. {_fmt(sorted(state_dict), 5)}); "
                           f"pass model_type (one of {', '.join(MODELS)}).")
 
 # %% ../../nbs/10_models.ipynb #842fe064
