@@ -10,6 +10,7 @@ from fastcore.script import anno_parser, Param
 from .audio import save_audio, safe_name, audio_info
 from .events import EventSink, drain, ValidationCompleted
 from .inference import InferenceEngine, InferenceOutput
+from .pretrained import DEFAULT_SEPARATOR, pretrained_separator, list_separators
 
 # %% auto #0
 __all__ = ['AUDIO_EXTS', 'UsageError', 'find_tracks', 'separate_files', 'run_command', 'separate_cli', 'make_dataset_cli',
@@ -96,9 +97,34 @@ def run_command(func, # the command: a function whose parameters carry comments 
             error(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
 
 # %% ../nbs/60_cli.ipynb #5d8c78ce
-def _separate(inputs:Param("audio files or folders to separate", str, nargs='+'),
-              config:str=None, # model config: an mss YAML or an MSST-style YAML
-              checkpoint:str=None, # model weights (.ckpt/.pt/.pth); omit for random weights
+def _check_model_args(config:str|None, checkpoint:str|None, model:str|None, random_weights:bool, verb:str):
+    "One sentence for each contradictory or incomplete choice of model, before any file is read."
+    if config is None:
+        if checkpoint: raise UsageError("--checkpoint needs --config (the model the weights belong to); give neither to use the shipped separator.")
+        if random_weights: raise UsageError("--random-weights needs --config: the model to build.")
+        pretrained_separator(model)  # an unknown name fails here, naming what ships
+        return
+    if model: raise UsageError("give --model (a shipped separator) or --config (your own model), not both.")
+    if checkpoint is None and not random_weights:
+        raise UsageError(f"--config without --checkpoint would {verb} with random weights; give --checkpoint, or --random-weights to do exactly that.")
+    if checkpoint is not None and random_weights: raise UsageError("--random-weights contradicts --checkpoint; give one of them.")
+
+def _engine(config:str|None, checkpoint:str|None, model:str|None, random_weights:bool, prog:str, verb:str,
+            **kw)->InferenceEngine:
+    "The engine a command runs: a user's config + checkpoint, or a separator shipped with the package (the default)."
+    _check_model_args(config, checkpoint, model, random_weights, verb)
+    if config is None:
+        name = pretrained_separator(model).name
+        print(f"{prog}: using the shipped separator {name} (see mss-separate --list-models)", file=sys.stderr)
+        return InferenceEngine.from_pretrained(name, device=kw.get('device'), batch_size=kw.get('batch_size'))
+    return InferenceEngine.from_pretrained(config, checkpoint, **kw)
+
+def _separate(inputs:Param("audio files or folders to separate", str, nargs='*'),
+              model:str=None, # a separator shipped with mss (default: scnet-synth; see --list-models)
+              config:str=None, # your own model instead: an mss or MSST-style YAML (with --checkpoint)
+              checkpoint:str=None, # the weights of --config (.ckpt/.pt/.pth)
+              random_weights:bool=False, # with --config and no --checkpoint: separate with random weights (for testing)
+              list_models:bool=False, # print the shipped separators and exit
               out:str='separated', # output root: OUT/<track>/<stem>.wav
               device:str=None, # cpu, cuda, cuda:1, … (default: cuda if available)
               batch_size:int=None, # chunks per model call (default: from the config)
@@ -108,11 +134,13 @@ def _separate(inputs:Param("audio files or folders to separate", str, nargs='+')
               float32:bool=False, # write 32-bit float WAV instead of 16-bit PCM
               overwrite:bool=False, # replace existing stem files
              ):
-    "Separate songs into stems with an mss or MSST model: OUT/<track>/<stem>.wav."
-    if config is None: raise UsageError("--config is required: an mss or MSST-style YAML file.")
+    "Separate songs into stems (OUT/<track>/<stem>.wav) with the shipped separator or your own mss or MSST model."
+    if list_models: print(list_separators()); return
+    if not inputs: raise UsageError("give at least one audio file or folder to separate (or --list-models).")
     if overlap is not None and not 0 <= overlap < 1: raise UsageError(f"--overlap must be in [0, 1), got {overlap}.")
     if batch_size is not None and batch_size < 1: raise UsageError(f"--batch-size must be >= 1, got {batch_size}.")
-    engine = InferenceEngine.from_pretrained(config, checkpoint, device=device, model_type=model_type, batch_size=batch_size)
+    engine = _engine(config, checkpoint, model, random_weights, 'mss-separate', 'separate',
+                     device=device, model_type=model_type, batch_size=batch_size)
     if overlap is not None:
         import dataclasses
         c = engine.config
@@ -245,8 +273,10 @@ def train_cli():
 
 
 # %% ../nbs/60_cli.ipynb #21580cd3
-def _evaluate(config:str=None, # model config: an mss YAML or an MSST-style YAML
-              checkpoint:str=None, # model weights (.ckpt/.pt/.pth)
+def _evaluate(model:str=None, # a separator shipped with mss (default: scnet-synth; see mss-separate --list-models)
+              config:str=None, # your own model instead: an mss or MSST-style YAML (with --checkpoint)
+              checkpoint:str=None, # the weights of --config (.ckpt/.pt/.pth)
+              random_weights:bool=False, # with --config and no --checkpoint: evaluate random weights (a floor)
               data_root:str=None, # MUSDB18(-HQ)-layout folder (test/ and train/ of track folders)
               subset:str='test', # the subset to evaluate: test or train
               out:str=None, # output folder: OUT/<track>.json, OUT/summary.json, OUT/summary.md
@@ -271,17 +301,16 @@ def _evaluate(config:str=None, # model config: an mss YAML or an MSST-style YAML
     if batch_size is not None and batch_size < 1: raise UsageError(f"--batch-size must be >= 1, got {batch_size}.")
     if baseline is not None:
         if baseline not in BASELINES: raise UsageError(f"--baseline must be {' or '.join(BASELINES)}, got {baseline!r}.")
-        if config or checkpoint: raise UsageError("--baseline replaces the model: give no --config or --checkpoint.")
-    else:
-        if not config: raise UsageError("--config is required: an mss or MSST-style YAML file (or --baseline mixture|irm).")
-        if not checkpoint: raise UsageError("--checkpoint is required: the weights to evaluate.")
+        if config or checkpoint or model: raise UsageError("--baseline replaces the model: give no --model, --config or --checkpoint.")
+    else: _check_model_args(config, checkpoint, model, random_weights, 'evaluate')
     list_tracks(data_root, subset, sample_rate=None)  # a missing or non-MUSDB root fails here, before the model is built
     if baseline is not None: separator, stems, sr = baseline, list(STEMS), 44100
     else:
-        separator = InferenceEngine.from_pretrained(config, checkpoint, device=device, model_type=model_type, batch_size=batch_size)
+        separator = _engine(config, checkpoint, model, random_weights, 'mss-evaluate', 'evaluate',
+                            device=device, model_type=model_type, batch_size=batch_size)
         stems, sr = list(separator.model.stems), separator.sample_rate
         lacking = [s for s in stems if s not in STEMS]
-        if lacking: raise UsageError(f"{config}: stem(s) {', '.join(lacking)} are not in the data at {data_root} (MUSDB18 has {', '.join(STEMS)}).")
+        if lacking: raise UsageError(f"{config or model}: stem(s) {', '.join(lacking)} are not in the data at {data_root} (MUSDB18 has {', '.join(STEMS)}).")
     ds = TestDataset(data_root, stems, subset=subset, sample_rate=sr)
     res = evaluate(separator, ds, out, save_audio, metric_backend, jobs, overwrite, progress=True)
     if res.table: print(res.table, end='')

@@ -17,6 +17,7 @@ from .types import SeparationModel, check_model
 from .config import ConfigError, InferenceConfig, load_yaml, validate_derived_stems, is_msst_dict
 from .checkpoint import load_state_dict_file, load_weights
 from .models import load_config, load_msst_model
+from .pretrained import SEPARATORS, pretrained_separator
 
 # %% auto #0
 __all__ = ['InferenceOutput', 'InferenceEngine']
@@ -59,14 +60,18 @@ class InferenceEngine:
 # %% ../nbs/20_inference.ipynb #9fc26caa
 @patch(cls_method=True)
 def from_pretrained(cls:InferenceEngine,
-                    config_path, # an `mss` or MSST-style YAML file
-                    checkpoint_path=None, # weights (raw or wrapped state_dict); None: random weights
+                    config_path=None, # an `mss` or MSST-style YAML file, or the name of a shipped separator; None: the default shipped separator
+                    checkpoint_path=None, # weights (raw or wrapped state_dict); None: random weights (with a config file)
                     device=None, # where the model runs (None: CUDA if available)
                     model_type:str|None=None, # for MSST files: a key of `mss.models.MODELS` (None: from the checkpoint)
                     strict:bool=True, # refuse missing/unexpected keys
                     **overrides, # InferenceConfig fields to override: batch_size, hop_size_seconds, normalize, derived_stems…
                    )->InferenceEngine:
-    "Build an engine from a config file and (optionally) a checkpoint."
+    "Build an engine from a config file and a checkpoint, or from a separator shipped with the package (no arguments: the default)."
+    if config_path is None or (isinstance(config_path, str) and config_path in SEPARATORS and not Path(config_path).exists()):
+        if checkpoint_path is not None: raise ConfigError("a shipped separator brings its own weights: give checkpoint_path only with a config file.")
+        shipped = pretrained_separator(config_path)
+        config_path, checkpoint_path = shipped.config, shipped.weights
     config_path = Path(config_path)
     if is_msst_dict(load_yaml(config_path)):
         model = load_msst_model(config_path, checkpoint_path, model_type=model_type, strict=strict)

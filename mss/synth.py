@@ -20,7 +20,7 @@ __all__ = ['SAMPLE_RATE', 'APT_LINE', 'PIP_LINE', 'MIDI_SOURCES', 'SOUNDFONTS', 
            'VOICES_M', 'FRAME', 'RMS_TARGET', 'KITS', 'PEAK', 'SynthDependencyError', 'MidiSource', 'Soundfont',
            'available_soundfonts', 'check_tools', 'Song', 'find_songs', 'assign_stems', 'choose_window',
            'crop_instrument', 'skyline', 'render_midi', 'sing', 'active_rms', 'make_track', 'quantise_stems',
-           'make_dataset', 'toy_song']
+           'make_dataset', 'make_song', 'toy_song']
 
 # %% ../nbs/04_synth.ipynb #5730077b
 SAMPLE_RATE = 44100
@@ -595,6 +595,26 @@ def make_dataset(root, # output folder (created; must be empty unless `overwrite
     (root / 'setup.yaml').write_text(_setup_yaml(valid))
     (root / 'metadata.json').write_text(json.dumps(meta, indent=1, sort_keys=True))
     return root
+
+# %% ../nbs/04_synth.ipynb #aa58946f
+def make_song(title:str, # a song title ('flying_scotsman') or full name ('OpenMSX - flying_scotsman')
+              duration:float=30.0, # track length (s)
+              seed:int=0, # every random choice of the track follows from it
+              vocals:str='sung', # "sung" (espeak-ng + WORLD) or "gm" (GM voice patch)
+             )->tuple[dict, dict]: # ({'mixture', 'vocals', 'drums', 'bass', 'other': float32 (2, L)}, track metadata)
+    "Render one window of one installed song, quantised like `make_dataset`'s tracks (the mixture is the exact sum of the stems)."
+    if not duration >= 1.0: raise ValueError(f"duration must be at least 1 s, got {duration!r}.")
+    tools = check_tools(vocals)
+    songs = find_songs(tools['sources'])
+    match = [s for s in songs if title in (s.name, s.title)]
+    if not match:
+        raise ValueError(f"no installed song is called {title!r}; there are {len(songs)}, e.g. {', '.join(s.title for s in songs[:4])}.")
+    song = match[0]
+    stems, meta = make_track(song, duration, _track_rng(seed, 'song', song.name), vocals, tools['soundfonts'])
+    if stems is None: raise ValueError(f"{song.name} has no usable {duration:g}-s window (no drums, bass or lead in it).")
+    q, mix, g = quantise_stems(stems)
+    out = {'mixture': mix.astype(np.float32) / 32768, **{s: x.astype(np.float32) / 32768 for s, x in q.items()}}
+    return out, {**meta, 'name': song.name, 'seed': int(seed), 'headroom_gain': round(g, 6)}
 
 # %% ../nbs/04_synth.ipynb #e1b7a048
 _TOY_RMS_DB = {'vocals': -24.0, 'bass': -22.0, 'drums': -24.0, 'other': -25.0}

@@ -71,27 +71,35 @@ inference: {batch_size: 1, num_overlap: 2, normalize: false}
     assert sorted(p.name for p in (tmp_path / 'o' / 'first song').iterdir()) == ['drums.wav', 'vocals.wav']
 
 @pytest.mark.parametrize('args,message', [
-    (['nowhere.wav', '--config', 'CFG'], 'nowhere.wav: no such file or folder'),
-    (['SONGS'], '--config is required'),
-    (['SONGS', '--config', 'missing.yaml'], 'missing.yaml: no such config file'),
+    (['nowhere.wav', '--config', 'CFG', '--random-weights'], 'nowhere.wav: no such file or folder'),
+    ([], 'give at least one audio file or folder to separate'),
+    (['SONGS', '--config', 'CFG'], '--config without --checkpoint would separate with random weights; give --checkpoint, or --random-weights'),
+    (['SONGS', '--checkpoint', 'CKPT'], '--checkpoint needs --config'),
+    (['SONGS', '--random-weights'], '--random-weights needs --config'),
+    (['SONGS', '--config', 'CFG', '--checkpoint', 'CKPT', '--random-weights'], '--random-weights contradicts --checkpoint'),
+    (['SONGS', '--model', 'scnet-synth', '--config', 'CFG', '--checkpoint', 'CKPT'], 'give --model (a shipped separator) or --config'),
+    (['SONGS', '--model', 'scnet-huge'], "no shipped separator is called 'scnet-huge'; shipped: scnet-synth"),
+    (['SONGS', '--config', 'missing.yaml', '--random-weights'], 'missing.yaml: no such config file'),
     (['SONGS', '--config', 'CFG', '--checkpoint', 'nope.ckpt'], 'nope.ckpt: no such checkpoint file'),
-    (['SONGS', '--config', 'CFG', '--stems', 'vocals,guitar'], 'unknown stem(s) guitar'),
-    (['SONGS', '--config', 'CFG', '--overlap', '1.5'], '--overlap must be in [0, 1)'),
-    (['SONGS', '--config', 'CFG', '--batch-size', '0'], '--batch-size must be >= 1'),
-    (['NOTAUDIO', '--config', 'CFG'], 'not a readable audio file'),
+    (['SONGS', '--config', 'CFG', '--random-weights', '--stems', 'vocals,guitar'], 'unknown stem(s) guitar'),
+    (['SONGS', '--stems', 'vocals,guitar'], 'unknown stem(s) guitar; this model gives vocals, drums, bass, other'),
+    (['SONGS', '--config', 'CFG', '--random-weights', '--overlap', '1.5'], '--overlap must be in [0, 1)'),
+    (['SONGS', '--config', 'CFG', '--random-weights', '--batch-size', '0'], '--batch-size must be >= 1'),
+    (['NOTAUDIO', '--config', 'CFG', '--random-weights'], 'not a readable audio file'),
 ])
 def test_bad_input_one_line_exit_2(setup, tmp_path, args, message):
     d, _ = setup
     (tmp_path / 'notes.wav').write_text('not audio')
-    sub = {'SONGS': d / 'songs', 'CFG': d / 'tiny.yaml', 'NOTAUDIO': tmp_path / 'notes.wav'}
+    sub = {'SONGS': d / 'songs', 'CFG': d / 'tiny.yaml', 'CKPT': d / 'tiny.ckpt', 'NOTAUDIO': tmp_path / 'notes.wav'}
     r = run(*[sub.get(a, a) for a in args], '--out', tmp_path / 'o', cwd=tmp_path)
     assert r.returncode == 2, (r.returncode, r.stderr)
     assert message in r.stderr, r.stderr
-    assert 'Traceback' not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    errors = [l for l in r.stderr.strip().splitlines() if 'using the shipped separator' not in l]
+    assert 'Traceback' not in r.stderr and len(errors) == 1 and errors[0].startswith('mss-separate: error: '), r.stderr
 
 def test_no_overwrite_without_flag(setup, tmp_path):
     d, _ = setup
-    args = [d / 'songs' / 'track two' / 'mixture.wav', '--config', d / 'tiny.yaml', '--out', tmp_path / 'o']
+    args = [d / 'songs' / 'track two' / 'mixture.wav', '--config', d / 'tiny.yaml', '--random-weights', '--out', tmp_path / 'o']
     assert run(*args).returncode == 0
     before = (tmp_path / 'o' / 'track two' / 'vocals.wav').stat().st_mtime_ns
     r = run(*args)
@@ -102,5 +110,30 @@ def test_no_overwrite_without_flag(setup, tmp_path):
 
 def test_debug_shows_traceback(setup, tmp_path):
     d, _ = setup
-    r = run(d / 'songs', '--config', tmp_path / 'missing.yaml', '--debug')
+    r = run(d / 'songs', '--config', tmp_path / 'missing.yaml', '--random-weights', '--debug')
     assert r.returncode != 0 and 'Traceback' in r.stderr
+
+def test_shipped_separator_is_the_default(setup, tmp_path):
+    "No --config: the separator shipped in the package, named on stderr; its four stems at the input's length and rate."
+    d, _ = setup
+    r = run(d / 'mono.flac', '--out', tmp_path / 'o')
+    assert r.returncode == 0, r.stderr
+    assert 'mss-separate: using the shipped separator scnet-synth' in r.stderr
+    assert sorted(p.name for p in (tmp_path / 'o' / 'mono').iterdir()) == ['bass.wav', 'drums.wav', 'other.wav', 'vocals.wav']
+    v, sr = load_audio(tmp_path / 'o' / 'mono' / 'vocals.wav')
+    assert sr == 44100 and v.shape == (2, 44100)
+    # the same weights, chosen by name
+    assert run(d / 'mono.flac', '--model', 'scnet-synth', '--out', tmp_path / 'o', '--overwrite').returncode == 0
+    v2, _ = load_audio(tmp_path / 'o' / 'mono' / 'vocals.wav')
+    assert torch.equal(v, v2)
+
+def test_list_models():
+    r = run('--list-models')
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith('scnet-synth (default): SCNet') and 'MODEL_CARD.md' in r.stdout
+
+def test_random_weights_on_request(setup, tmp_path):
+    d, _ = setup
+    r = run(d / 'mono.flac', '--config', d / 'tiny.yaml', '--random-weights', '--out', tmp_path / 'o')
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / 'o' / 'mono' / 'instrumental.wav').is_file()

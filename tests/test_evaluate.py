@@ -124,7 +124,8 @@ def bad_files(setup):
     (['--config', 'CFG', '--checkpoint', 'D/tfswa.ckpt', '--data-root', 'D/musdb', '--out', 'D/o6'], 'tfswa.ckpt does not fit SCNet'),
     (['--config', 'CFG', '--checkpoint', 'CKPT', '--data-root', 'D/musdb', '--out', 'D/taken'], 'taken: exists and is not an mss evaluation folder'),
     (['--config', 'CFG', '--checkpoint', 'D/missing.ckpt', '--data-root', 'D/musdb', '--out', 'D/o7'], 'missing.ckpt: no such checkpoint file'),
-    (['--config', 'CFG', '--data-root', 'D/musdb', '--out', 'D/o8'], '--checkpoint is required'),
+    (['--config', 'CFG', '--data-root', 'D/musdb', '--out', 'D/o8'], '--config without --checkpoint would evaluate with random weights'),
+    (['--model', 'nope', '--data-root', 'D/musdb', '--out', 'D/o10'], "no shipped separator is called 'nope'"),
     (['--config', 'CFG', '--checkpoint', 'CKPT', '--data-root', 'D/musdb', '--out', 'D/o9', '--metric-backend', 'fast'], '--metric-backend must be torch or museval'),
     (['--config', 'CFG', '--checkpoint', 'CKPT', '--data-root', 'D/musdb', '--out', 'D/o9', '--jobs', '0'], '--jobs must be >= 1'),
 ])
@@ -192,3 +193,12 @@ def test_backends_agree(setup, tmp_path):
                 w = ref.tracks[n]['frames'][s][m]
                 assert [x is None for x in v] == [x is None for x in w]
                 assert max(abs(a - b) for a, b in zip(v, w) if a is not None) < 1e-6, (n, s, m)
+
+def test_shipped_separator_is_the_default(setup):
+    "No --config: mss-evaluate scores the separator shipped in the package, on its four stems."
+    d = setup
+    r = run('--data-root', d / 'musdb', '--out', d / 'ev_default')
+    assert r.returncode == 0, r.stderr
+    assert 'using the shipped separator scnet-synth' in r.stderr
+    rec = json.loads((d / 'ev_default' / 'Artist 0 - Song.json').read_text())
+    assert set(rec['stems']) == {'vocals', 'drums', 'bass', 'other'}

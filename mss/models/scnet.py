@@ -37,6 +37,7 @@ class SCNetConfig(SeparatorConfig):
     num_dplayer: int = 6 # dual-path layers (even)
     expand: int = 1 # LSTM hidden size = width · expand
     spec_norm: bool = False # official models: per-item spectral mean/std normalisation inside the model
+    mask_channels: int = 64 # width of `SCNetMasked`'s mask head (MSST: 64; smaller is cheaper: it runs at full STFT resolution)
 
     def __post_init__(self):
         super().__post_init__()
@@ -288,8 +289,8 @@ class SCNetMasked(SCNet):
         if c.spec_norm: raise ConfigError("SCNetMasked has no in-model normalisation; spec_norm must be False.")
         self.pos_embed_f = nn.Parameter(torch.zeros(1, c.dims[0], c.n_fft // 2 + 1, 1))
         nn.init.trunc_normal_(self.pos_embed_f, std=0.02)
-        self.mask_layer = nn.Sequential(nn.Conv2d(c.dims[0] * S, 64, 3, padding='same'), nn.GELU(),
-                                        nn.Conv2d(64, c.dims[0] * S, 1), nn.Tanh())
+        self.mask_layer = nn.Sequential(nn.Conv2d(c.dims[0] * S, c.mask_channels, 3, padding='same'), nn.GELU(),
+                                        nn.Conv2d(c.mask_channels, c.dims[0] * S, 1), nn.Tanh())
         self.register_buffer('window', torch.hann_window(c.win_size, periodic=True), persistent=False)
 
     def _pre(self, x):
@@ -325,6 +326,7 @@ def scnet_config_from_state_dict(sd:dict, # SCNet / SCNetMasked state_dict (flat
                expand=w('separation_net.dp_modules.0.lstm_layers.0.weight_hh_l0')[1] // dims[-1],
                n_sources=w(f'decoder.{n_enc - 1}.1.convtrs.0.weight')[1] // dims[0])
     if 'pos_embed_f' in sd: out['n_fft'] = (w('pos_embed_f')[2] - 1) * 2
+    if 'mask_layer.0.weight' in sd: out['mask_channels'] = w('mask_layer.0.weight')[0]
     return out
 
 @patch
