@@ -44,7 +44,7 @@ setuptools.setup(
     url = cfg['git_url'],
     packages = setuptools.find_packages(include=['mss', 'mss.*']),
     include_package_data = True,
-    package_data = {'mss': ['assets/*']},
+    package_data = {'mss': ['assets/*', 'assets/*/*']},
     install_requires = requirements,
     extras_require = extras,
     dependency_links = cfg.get('dep_links','').split(),
