@@ -160,3 +160,19 @@ def test_console_scripts_help(venv):
             failed.append(f'--- {s} --help: exit {r.returncode}\n{r.stdout[-5000:]}\n{r.stderr[-5000:]}')
     if failed: pytest.fail(f'{len(failed)} of {len(scripts)} console scripts fail with --help in the installed wheel:\n'
                            + '\n'.join(failed), pytrace=False)
+
+
+def test_shipped_separator_runs_from_the_wheel(venv):
+    "The separator's weights, config and card travel in the wheel: `mss-separate song.wav` works with no config."
+    code = """
+        import json, torch, soundfile as sf
+        from mss.pretrained import pretrained_separator
+        s = pretrained_separator()
+        sf.write('song.wav', (0.1 * torch.randn(44100, 2)).numpy(), 44100)
+        print(json.dumps({'card': s.card.is_file(), 'weights': str(s.weights)}))"""
+    res = json.loads(in_venv(venv, code, 'finding the shipped separator').stdout.splitlines()[-1])
+    assert res['card'] and Path(res['weights']).is_relative_to(venv['root']), res
+    r = subprocess.run([venv['root'] / 'bin' / 'mss-separate', 'song.wav', '--out', 'sep'], capture_output=True, text=True,
+                       env=venv['env'], cwd=venv['tmp'])
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (venv['tmp'] / 'sep' / 'song').iterdir()) == ['bass.wav', 'drums.wav', 'other.wav', 'vocals.wav']
