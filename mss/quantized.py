@@ -86,6 +86,9 @@ class QuantizedConfig:
     minmax: bool = True # per-clip min-max scaling to full scale before quantising (the reference's default)
     split: tuple = (0.88, 0.06, 0.06) # train/valid/test fractions of the (natsorted) files
     drop_last: bool = True # drop each file's final partial clip (False: keep it, shorter)
+    train_percentage: float|None = None # the reference's spelling of the split: train p, valid and test (1 - p)/2 each
+    context_len: int|None = None # the reference's extra context per clip; only None (no extra context) is supported
+    pad_len: int|None = None # the reference's padding of each file; only None (no padding) is supported
 
     @property
     def channels(self)->int: return 2 if self.is_stereo else 1
@@ -97,6 +100,17 @@ class QuantizedConfig:
         if self.sample_rate <= 0: raise QuantizedDataError(f"sample_rate must be > 0, got {self.sample_rate}.")
         if len(self.split) != 3 or any(f < 0 for f in self.split) or abs(sum(self.split) - 1) > 1e-6:
             raise QuantizedDataError(f"split must be three non-negative fractions summing to 1, got {self.split}.")
+        if self.train_percentage is not None:
+            p = self.train_percentage
+            if not 0 < p <= 1: raise QuantizedDataError(f"train_percentage must be in (0, 1], got {p}.")
+            want = (p, (1 - p) / 2, (1 - p) / 2)
+            default = tuple(QuantizedConfig.__dataclass_fields__['split'].default)
+            if max(abs(a - b) for a, b in zip(self.split, want)) > 1e-9 and self.split != default:
+                raise QuantizedDataError(f"train_percentage {p} and split {list(self.split)} disagree; give one of them.")
+            self.split = want
+        for k in ('context_len', 'pad_len'):
+            if getattr(self, k) is not None:
+                raise QuantizedDataError(f"{k}={getattr(self, k)} is not supported: clips carry no extra context or padding here (the design sets {k}: null).")
         return self
 
 # %% ../nbs/05_quantized.ipynb #c3548243

@@ -15,7 +15,7 @@ from .quantized import ar_collate, zero_token, QuantizedAudioDataset, quantized_
 from .config import load_yaml
 from .checkpoint import save_checkpoint
 from .events import Event, StepCompleted, ValidationCompleted, drain
-from .models.sashimi import Sashimi, SashimiConfig, SashimiError, sashimi_config_from, sashimi_param_groups, ar_nll
+from .models.sashimi import Sashimi, SashimiConfig, SashimiError, sashimi_config_from, sashimi_param_groups, token_stats, token_metrics
 
 # %% auto #0
 __all__ = ['TrainConfig', 'train_config', 'evaluate', 'train_sashimi', 'fit_sashimi', 'load_sashimi', 'SashimiRun',
@@ -38,6 +38,30 @@ class TrainConfig:
     checkpoint_dir: str|None = None # write last.pt / best.pt here (None: no checkpoints)
     device: str|None = None # 'cpu', 'cuda', ... (None: CUDA when available)
     seed: int = 0 # shuffling seed
+    optimizer: str = 'adamw' # the reference's optimiser, the only one here
+    scheduler: str = 'plateau' # 'plateau' (ReduceLROnPlateau on `monitor`) or 'none'
+    monitor: str = 'val/loss' # what the scheduler and best.pt follow: 'val/' + loss, bpb, accuracy or accuracy@k
+    train_chunk_size: int|None = None # at most this many batches per training epoch (None: the whole split)
+    val_chunk_size: int|None = None # at most this many batches per validation (None: the whole split)
+    metrics: tuple = ('bpb', 'accuracy', 'accuracy@3', 'accuracy@5', 'accuracy@10') # reported by training and validation
+
+    @property
+    def topk(self)->tuple: return tuple(sorted({1 if m == 'accuracy' else int(m.split('@')[1]) for m in self.metrics if m.startswith('accuracy')}))
+    @property
+    def monitor_mode(self)->str: return 'max' if self.monitor.split('/', 1)[-1].startswith('accuracy') else 'min'
+
+    def validate(self):
+        "Raise `SashimiError` on an impossible setting."
+        if self.optimizer != 'adamw': raise SashimiError(f"optimizer must be 'adamw' (the reference's), got {self.optimizer!r}.")
+        if self.scheduler not in ('plateau', 'none'): raise SashimiError(f"scheduler must be 'plateau' or 'none', got {self.scheduler!r}.")
+        ok = lambda m: m in ('loss', 'bpb', 'accuracy') or (m.startswith('accuracy@') and m[9:].isdigit() and int(m[9:]) >= 1)
+        bad = [m for m in self.metrics if not ok(m)]
+        if bad: raise SashimiError(f"unknown metric(s) {bad}; known: loss, bpb, accuracy, accuracy@k.")
+        if not (self.monitor.startswith('val/') and ok(self.monitor[4:])):
+            raise SashimiError(f"monitor must be 'val/' + loss, bpb, accuracy or accuracy@k, got {self.monitor!r}.")
+        for k in ('train_chunk_size', 'val_chunk_size'):
+            if getattr(self, k) is not None and getattr(self, k) < 1: raise SashimiError(f"{k} must be >= 1 or null, got {getattr(self, k)}.")
+        return self
 
 def train_config(src=None, **overrides)->TrainConfig: # YAML path, dict (a `train:` section is used when present) or None
     "A `TrainConfig` from YAML/dict plus overrides."
@@ -45,7 +69,8 @@ def train_config(src=None, **overrides)->TrainConfig: # YAML path, dict (a `trai
     d = {**d.get('train', d if 'dataset' not in d and 'model' not in d else {}), **overrides}
     bad = sorted(set(d) - {f.name for f in fields(TrainConfig)})
     if bad: raise SashimiError(f"train config: unknown key(s) {bad}.")
-    return TrainConfig(**d)
+    if 'metrics' in d: d['metrics'] = tuple(d['metrics'])
+    return TrainConfig(**d).validate()
 
 # %% ../nbs/15_sashimi_train.ipynb #12014eea
 def _loader(data, batch_size, shuffle, cfg:SashimiConfig, seed=0):
@@ -54,27 +79,31 @@ def _loader(data, batch_size, shuffle, cfg:SashimiConfig, seed=0):
     return DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=g,
                       collate_fn=lambda b: ar_collate(b, zero_token(cfg.bits), cfg.step))
 
-def _forward(model, x, y):
-    return model(x, y) if model.cfg.is_stereo else model(x)
+def _metrics(nll, mask, hits, head, topk)->dict:
+    "`token_metrics` plus the names this loop has always reported: bps (= bpb), nll (= loss), bps_L / bps_R."
+    m = token_metrics(nll, mask, hits, topk, head)
+    m.update(bps=m['bpb'], nll=m['loss'])
+    if 'bpb/L' in m: m.update(bps_L=m['bpb/L'], bps_R=m['bpb/R'])
+    return m
 
 @torch.no_grad()
 def evaluate(model:Sashimi, # the model
              data, # a Dataset of (x, y) pairs (L, C) or a DataLoader of (B, L, C) batches
              batch_size:int=8, # batch size when `data` is a Dataset
              device=None, # device (None: the model's)
-            )->dict: # {'bps': mean bits/sample, 'bps_L': ..., 'bps_R': ... (stereo), 'nll': nats}
-    "Bits per sample of `model` on `data`."
+             max_batches:int|None=None, # at most this many batches (None: all)
+             topk:tuple=(1, 3, 5, 10), # the k of the accuracy@k metrics
+            )->dict: # {'loss', 'bpb', 'accuracy', 'accuracy@k', per channel and joint for stereo; 'bps', 'nll', 'bps_L', 'bps_R'}
+    "Loss, bits per token and top-k accuracies of `model` on `data` (every valid token counted once)."
     model.eval(); dev = device or next(model.parameters()).device
-    tot, cnt = 0, 0
-    for x, y in _loader(data, batch_size, False, model.cfg):
+    parts = []
+    for i, (x, y) in enumerate(_loader(data, batch_size, False, model.cfg)):
+        if max_batches is not None and i >= max_batches: break
         x, y = x.to(dev), y.to(dev)
-        nll, mask = ar_nll(_forward(model, x, y), y, model.cfg.head, model.cfg.bits)
-        tot, cnt = tot + nll.sum((0, 1)).double(), cnt + mask.sum((0, 1))
-    if isinstance(cnt, int): raise SashimiError("data: the evaluation set is empty.")
-    per = (tot / cnt.clamp_min(1) / math.log(2)).tolist()
-    res = {'bps': float(tot.sum() / cnt.sum() / math.log(2)), 'nll': float(tot.sum() / cnt.sum())}
-    if len(per) == 2: res.update(bps_L=per[0], bps_R=per[1])
-    return res
+        parts.append([t.flatten(0, 1).cpu() for t in token_stats(model, x, y, topk)])
+    if not parts: raise SashimiError("data: the evaluation set is empty.")
+    nll, mask, hits = (torch.cat(t)[None] for t in zip(*parts))
+    return _metrics(nll, mask, hits, model.cfg.head, topk)
 
 # %% ../nbs/15_sashimi_train.ipynb #cdfce9be
 def train_sashimi(model:Sashimi, # the model (trained in place)
@@ -84,41 +113,48 @@ def train_sashimi(model:Sashimi, # the model (trained in place)
                   **overrides, # or settings directly
                  ): # a stream: `StepCompleted` and `ValidationCompleted` events, then the history (a list of them)
     "Train `model` in place, yielding an event per step and per validation and, last, the history of those events."
-    cfg = dataclasses.replace(cfg or TrainConfig(), **overrides)  # a copy: the caller's config is left alone
+    cfg = dataclasses.replace(cfg or TrainConfig(), **overrides).validate()  # a copy: the caller's config is left alone
     dev = torch.device(cfg.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     model.to(dev)
     groups = sashimi_param_groups(model, cfg.weight_decay)
     for g in groups[1:]: g['lr'] = cfg.ssm_lr
     opt = torch.optim.AdamW(groups, lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=cfg.plateau_factor, patience=cfg.plateau_patience)
+    sched = (torch.optim.lr_scheduler.ReduceLROnPlateau(opt, cfg.monitor_mode, factor=cfg.plateau_factor, patience=cfg.plateau_patience)
+             if cfg.scheduler == 'plateau' else None)
     if len(train_data) == 0: raise SashimiError("train_data: the training set is empty.")
     dl = _loader(train_data, cfg.batch_size, True, model.cfg, cfg.seed)
     if len(dl) == 0: raise SashimiError("train_data: the training set is empty.")
     ckpt = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else None
-    step, best, hist = 0, math.inf, []
-    total = len(dl) * cfg.epochs if not cfg.max_steps else min(len(dl) * cfg.epochs, cfg.max_steps)
+    per_epoch = min(len(dl), cfg.train_chunk_size or len(dl))
+    step, hist, key, sign = 0, [], cfg.monitor[4:], (1 if cfg.monitor_mode == 'min' else -1)
+    best, best_bps = math.inf, math.inf   # best (sign * monitored value), best bits per token
+    total = per_epoch * cfg.epochs if not cfg.max_steps else min(per_epoch * cfg.epochs, cfg.max_steps)
+    topk = cfg.topk if model.cfg.head == 'categorical' else ()
     def validate(epoch):
-        nonlocal best
-        m = evaluate(model, valid_data, cfg.batch_size, dev); model.train()
-        sched.step(m['bps'])
+        nonlocal best, best_bps
+        m = evaluate(model, valid_data, cfg.batch_size, dev, cfg.val_chunk_size, topk); model.train()
+        if key not in m: raise SashimiError(f"monitor {cfg.monitor!r}: the validation reports no {key!r} (a DML head has no accuracies).")
+        if sched is not None: sched.step(m[key])
         if ckpt is not None:
             state = {'model': model.state_dict(), 'config': asdict(model.cfg), 'step': step, 'valid': m}
             save_checkpoint({**state, 'optimizer': opt.state_dict()}, ckpt / 'last.pt')
-            if m['bps'] < best: save_checkpoint(state, ckpt / 'best.pt')
-        best = min(best, m['bps'])
-        hist.append(ValidationCompleted(step, {**m, 'best_bps': best, 'epoch': epoch}))
+            if sign * m[key] < best: save_checkpoint(state, ckpt / 'best.pt')
+        best, best_bps = min(best, sign * m[key]), min(best_bps, m['bps'])
+        hist.append(ValidationCompleted(step, {**m, 'best_bps': best_bps, f'best_{key}': sign * best, 'epoch': epoch}))
         return hist[-1]
     for epoch in range(cfg.epochs):
         model.train()
-        for x, y in dl:
+        for b, (x, y) in enumerate(dl):
+            if b >= per_epoch: break
             x, y = x.to(dev), y.to(dev)
-            nll, mask = ar_nll(_forward(model, x, y), y, model.cfg.head, model.cfg.bits)
+            nll, mask, hits = token_stats(model, x, y, topk)
             loss = nll.sum() / mask.sum().clamp_min(1)
             opt.zero_grad(set_to_none=True); loss.backward()
             if cfg.grad_clip: nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step(); step += 1
+            m = {**_metrics(nll.detach(), mask, hits, model.cfg.head, topk), 'bps': loss.item() / math.log(2), 'bpb': loss.item() / math.log(2)}
             hist.append(StepCompleted(step, total, loss.item(), opt.param_groups[0]['lr'],
-                                      {'bps': loss.item() / math.log(2), 'epoch': epoch}))
+                                      {**{k: m[k] for k in ('bps', 'bpb', *cfg.metrics) if k in m}, 'epoch': epoch}))
             yield hist[-1]
             if valid_data is not None and cfg.valid_every and step % cfg.valid_every == 0: yield validate(epoch)
             if cfg.max_steps and step >= cfg.max_steps: break

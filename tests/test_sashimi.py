@@ -103,6 +103,34 @@ def test_shipped_configs_load():
     assert q.quantized_config(d / 'musdb18mono.yaml').is_stereo is False
     assert q.quantized_config(d / 'musdb18stereo.yaml').is_stereo is True
     assert sm.sashimi_config_from(d / 'sashimi_musdb18stereo.yaml').is_stereo is True
+    for name in ('musdb18mono_mulaw8.yaml', 'musdb18stereo_mulaw8.yaml', 'sashimi_musdb18stereo_mulaw8.yaml'):
+        assert q.quantized_config(d / name).bits == 8
+
+
+def test_design_config_trains_on_a_generated_stereo_set(tmp_path):
+    """The design's experiment config as shipped (16-bit linear stereo clips of 12,288 samples, the full 8-layer model with
+    a categorical head over 65,536 classes per channel, AdamW, plateau on val/loss, batch 1) trains for a few steps on
+    generated stereo songs and reports the design's metrics; only the data root and the step count are overridden."""
+    from mss.synth import toy_song
+    from mss.audio import resample
+    for i in range(9):   # 9 songs: 88 % train (7), 6 % valid (1), 6 % test (1)
+        song = sum(toy_song(i, seconds=2.0, sample_rate=16000).values())
+        save_audio(tmp_path / 'songs' / f'song{i}.wav', song, 16000)
+    cfg = q.load_yaml(q.config_dir() / 'sashimi_musdb18stereo.yaml')
+    cfg['dataset']['root'] = str(tmp_path / 'songs')
+    cfg['train'].update(max_steps=2, checkpoint_dir=str(tmp_path / 'ckpt'), val_chunk_size=1, device='cpu')
+    out = list(st.train_from_config(cfg))
+    run = out[-1]
+    m = run.model.cfg
+    assert (m.bits, m.head, m.is_stereo, m.n_layers, run.train_clips) == (16, 'categorical', True, 8, 7 * 2)
+    steps = [e for e in out if isinstance(e, StepCompleted)]
+    assert len(steps) == 2
+    # at initialisation the loss is close to ln 65536 nats per token (a near-uniform prediction)
+    assert abs(steps[0].loss - math.log(65536)) < 0.5, steps[0].loss
+    valid = run.history[-1].metrics
+    for k in ('bpb', 'accuracy', 'accuracy@3', 'accuracy@5', 'accuracy@10', 'accuracy@10/joint', 'bpb/L', 'bpb/R', 'best_loss'):
+        assert k in valid, k
+    assert sorted((tmp_path / 'ckpt').iterdir()) == [tmp_path / 'ckpt' / 'best.pt', tmp_path / 'ckpt' / 'last.pt']
 
 
 def _tone_pairs(n, bits, scheme):

@@ -17,9 +17,10 @@ from ..config import load_yaml
 from .s4 import S4D, ssm_param_groups
 
 # %% auto #0
-__all__ = ['SashimiError', 'SashimiConfig', 'sashimi_config_from', 'S4Block', 'FFBlock', 'DownPool', 'UpPool', 'UpStage',
-           'SashimiBackbone', 'TokenEmbed', 'CategoricalHead', 'DMLHead', 'Sashimi', 'dml_log_prob', 'ar_nll',
-           'bits_per_sample', 'generate', 'tokens_to_audio', 'save_generated', 'sashimi_param_groups']
+__all__ = ['TOPK', 'SashimiError', 'SashimiConfig', 'sashimi_config_from', 'S4Block', 'FFBlock', 'DownPool', 'UpPool', 'UpStage',
+           'SashimiBackbone', 'RevNorm', 'TokenEmbed', 'CategoricalHead', 'DMLHead', 'Sashimi', 'dml_log_prob',
+           'ar_nll', 'bits_per_sample', 'token_stats', 'token_metrics', 'generate', 'tokens_to_audio', 'save_generated',
+           'sashimi_param_groups']
 
 # %% ../../nbs/14_models.sashimi.ipynb #3e22dac8
 class SashimiError(ValueError):
@@ -39,6 +40,7 @@ class SashimiConfig:
     head: str = 'categorical' # 'categorical' (softmax over 2**bits) or 'dml' (discretised logistic mixture)
     n_mixtures: int = 10 # logistic components per channel for the 'dml' head
     is_stereo: bool = False # model two channels jointly (tokens (B, T, 2)); False: the published mono model
+    input_norm: str = 'none' # 'none' or 'revnorm' (per-sequence, per-channel mean/std normalisation of the input values)
 
     @property
     def channels(self)->int: return 2 if self.is_stereo else 1
@@ -51,8 +53,7 @@ class SashimiConfig:
         "Raise `SashimiError` on an impossible setting."
         if self.bits not in (8, 16): raise SashimiError(f"bits must be 8 or 16, got {self.bits}.")
         if self.head not in ('categorical', 'dml'): raise SashimiError(f"head must be 'categorical' or 'dml', got {self.head!r}.")
-        if self.head == 'categorical' and self.bits == 16:
-            raise SashimiError("a categorical head over 65536 classes is not supported; use head='dml' for 16-bit audio.")
+        if self.input_norm not in ('none', 'revnorm'): raise SashimiError(f"input_norm must be 'none' or 'revnorm', got {self.input_norm!r}.")
         if any(p < 1 for p in self.pool) or self.d_model < 1 or self.n_layers < 0:
             raise SashimiError(f"pool, d_model and n_layers must be positive, got {self.pool}, {self.d_model}, {self.n_layers}.")
         return self
@@ -66,7 +67,6 @@ def sashimi_config_from(src, # experiment YAML path or dict with `dataset:` and 
     if 'dataset' in d:
         ds = quantized_config(d['dataset'])
         m.update(is_stereo=ds.is_stereo, bits=ds.bits)
-        if ds.bits == 16: m.setdefault('head', 'dml')
     m.update(overrides)
     known = {f.name for f in fields(SashimiConfig)}
     bad = sorted(set(m) - known)
@@ -168,20 +168,39 @@ class SashimiBackbone(nn.Module):
         return self.norm(x)
 
 # %% ../../nbs/14_models.sashimi.ipynb #a8775764
+class RevNorm(nn.Module):
+    "Reversible instance normalisation over time (state-spaces' `revnorm`): per sequence and channel, (v - mean) / (std + 1e-4)."
+    eps = 1e-4
+    def stats(self, v:torch.Tensor)->tuple: # values (B, T, C) -> (mean, std + eps), each (B, 1, C)
+        s, m = torch.std_mean(v, dim=1, unbiased=False, keepdim=True)
+        return m, s + self.eps
+    def forward(self, v:torch.Tensor, stats:tuple|None=None)->torch.Tensor: # normalised values (B, T, C)
+        m, s = self.stats(v) if stats is None else stats
+        return (v - m) / s
+    def inverse(self, u:torch.Tensor, stats:tuple)->torch.Tensor: # the values `forward` normalised
+        m, s = stats
+        return u * s + m
+
 class TokenEmbed(nn.Module):
     "Embed (B, T, C) tokens of each channel, concatenate, project to d_model (mono: a plain embedding)."
     def __init__(self, cfg:SashimiConfig): # model config
         super().__init__()
         self.bits, C, d = cfg.bits, cfg.channels, cfg.d_model
         self.emb = nn.ModuleList([nn.Embedding(256, d) for _ in range(C)])
-        self.value = nn.ModuleList([nn.Linear(1, d) for _ in range(C)]) if cfg.bits > 8 else None
+        self.norm = RevNorm() if cfg.input_norm == 'revnorm' else None
+        self.value = nn.ModuleList([nn.Linear(1, d) for _ in range(C)]) if cfg.bits > 8 or self.norm is not None else None
         self.proj = nn.Linear(C * d, d) if C > 1 else None
-    def forward(self, x:torch.Tensor)->torch.Tensor: # tokens (B, T, C) -> (B, T, d_model)
+    def stats(self, x:torch.Tensor)->tuple|None: # the revnorm statistics of tokens (B, T, C); None without revnorm
+        return self.norm.stats(_code_value(x, self.bits)) if self.norm is not None else None
+    def forward(self, x:torch.Tensor, # tokens (B, T, C)
+                stats:tuple|None=None, # revnorm statistics (default: those of `x`)
+               )->torch.Tensor: # (B, T, d_model)
+        v = _code_value(x, self.bits) if self.value is not None else None
+        if self.norm is not None: v = self.norm(v, stats)
         es = []
         for c in range(len(self.emb)):
-            q = x[..., c]
-            e = self.emb[c](q >> (self.bits - 8))
-            if self.value is not None: e = e + self.value[c](_code_value(q, self.bits)[..., None])
+            e = self.emb[c](x[..., c] >> (self.bits - 8))
+            if v is not None: e = e + self.value[c](v[..., c, None])
             es.append(e)
         return self.proj(torch.cat(es, -1)) if self.proj is not None else es[0]
 
@@ -230,16 +249,27 @@ class Sashimi(nn.Module):
             raise SashimiError(f"{name}: expected tokens (B, T, {self.cfg.channels}) for a {'stereo' if self.cfg.is_stereo else 'mono'} model, got shape {tuple(x.shape)}.")
         return x
 
-    def forward(self, x:torch.Tensor, # input tokens (B, T[, C]) int64
+    def features(self, x:torch.Tensor, # input tokens (B, T[, C]) int64
+                 stats:tuple|None=None, # revnorm statistics (default: those of `x`)
+                )->torch.Tensor: # backbone output (B, T, d_model), what the heads read
+        "Teacher-forced backbone features for every time step (convolution mode)."
+        return self.backbone(self.embed(self._tokens(x), stats))
+
+    def outputs(self, h:torch.Tensor, # backbone features (B, T, d_model)
                 y:torch.Tensor|None=None, # target tokens (B, T, 2), stereo only (the right head reads y[..., 0])
                )->torch.Tensor: # (B, T, n_out) mono, (B, T, 2, n_out) stereo
-        "Teacher-forced outputs for every time step (convolution mode)."
-        x = self._tokens(x)
-        h = self.backbone(self.embed(x))
+        "The heads applied to features `h`."
         if not self.cfg.is_stereo: return self.head.left(h)
         if y is None: raise SashimiError("y: a stereo model needs the target tokens (the right channel is predicted given the left).")
         yl = self._tokens(y, 'y')[..., 0].clamp_min(0)   # padding (-100) is ignored by the loss anyway
         return torch.stack([self.head.left(h), self.head.right(h, yl)], -2)
+
+    def forward(self, x:torch.Tensor, # input tokens (B, T[, C]) int64
+                y:torch.Tensor|None=None, # target tokens (B, T, 2), stereo only (the right head reads y[..., 0])
+                stats:tuple|None=None, # revnorm statistics (default: those of `x`)
+               )->torch.Tensor: # (B, T, n_out) mono, (B, T, 2, n_out) stereo
+        "Teacher-forced outputs for every time step (convolution mode). At 16 bits prefer `token_stats`: it never holds all logits."
+        return self.outputs(self.features(x, stats), y)
 
 # %% ../../nbs/14_models.sashimi.ipynb #ab7dfce5
 def dml_log_prob(params:torch.Tensor, # (..., 3·K): logits, means, log-scales
@@ -286,6 +316,59 @@ def bits_per_sample(out, y, head='categorical', bits=8)->tuple[torch.Tensor, tor
     per_ch = nll.sum((0, 1)) / mask.sum((0, 1)).clamp_min(1) / math.log(2)
     return nll.sum() / mask.sum().clamp_min(1) / math.log(2), per_ch
 
+# %% ../../nbs/14_models.sashimi.ipynb #d1c75548
+TOPK = (1, 3, 5, 10) # the k of the accuracy@k metrics
+
+def _head_stats(model, h, y, ks):
+    out = model.outputs(h, y)
+    nll, mask = ar_nll(out, y, model.cfg.head, model.cfg.bits)
+    if model.cfg.head != 'categorical' or not ks: return nll, mask, torch.zeros(*nll.shape, len(ks), dtype=torch.bool, device=nll.device)
+    if out.ndim == 3: out = out[:, :, None]
+    top = out.detach().topk(min(max(ks), out.shape[-1]), -1).indices   # (B, t, C, kmax)
+    hit = top == y.reshape(nll.shape)[..., None]
+    return nll, mask, torch.stack([hit[..., :k].any(-1) for k in ks], -1) & mask[..., None]
+
+def token_stats(model:Sashimi, # the model
+                x:torch.Tensor, # input tokens (B, T[, C])
+                y:torch.Tensor, # targets (B, T[, C]); -100 = ignore
+                topk:tuple=TOPK, # the k of the top-k hits
+                chunk:int|None=None, # time steps per head chunk (None: about 2**24 logits per chunk)
+               )->tuple: # (NLL nats (B, T, C), valid mask (B, T, C), hits (B, T, C, len(topk)) bool)
+    "Per-token NLL and top-k hits, the head applied chunk by chunk over time (checkpointed) so the full logits never exist."
+    from torch.utils.checkpoint import checkpoint
+    h = model.features(x)
+    y = y[..., None] if y.ndim == 2 else y
+    B, T = h.shape[:2]
+    n_out = model.cfg.n_classes if model.cfg.head == 'categorical' else 3 * model.cfg.n_mixtures
+    chunk = chunk or max(1, (1 << 24) // max(1, B * model.cfg.channels * n_out))
+    parts = []
+    for t0 in range(0, T, chunk):
+        hc, yc = h[:, t0:t0 + chunk], y[:, t0:t0 + chunk]
+        if torch.is_grad_enabled() and chunk < T:
+            parts.append(checkpoint(_head_stats, model, hc, yc, tuple(topk), use_reentrant=False))
+        else: parts.append(_head_stats(model, hc, yc, tuple(topk)))
+    return tuple(torch.cat(p, 1) for p in zip(*parts))
+
+def token_metrics(nll:torch.Tensor, mask:torch.Tensor, hits:torch.Tensor, # from `token_stats` (summed over batches: see below)
+                  topk:tuple=TOPK, # the k of `hits`
+                  head:str='categorical', # accuracies only for a categorical head
+                 )->dict: # {'loss', 'bpb', 'accuracy', 'accuracy@k'..., per channel '/L' '/R' and joint '/joint' (stereo)}
+    "The reference's metrics from per-token statistics: loss (nats), bpb (bits per token) and top-k accuracies."
+    nll, n = nll.double(), mask.sum().clamp_min(1)
+    out = {'loss': float(nll.sum() / n), 'bpb': float(nll.sum() / n / math.log(2))}
+    C = nll.shape[-1]
+    if C == 2:
+        for c, tag in enumerate('LR'): out[f'bpb/{tag}'] = float(nll[..., c].sum() / mask[..., c].sum().clamp_min(1) / math.log(2))
+    if head == 'categorical':
+        for i, k in enumerate(topk):
+            name = 'accuracy' if k == 1 else f'accuracy@{k}'
+            out[name] = float(hits[..., i].sum() / n)
+            if C == 2:
+                for c, tag in enumerate('LR'): out[f'{name}/{tag}'] = float(hits[..., c, i].sum() / mask[..., c].sum().clamp_min(1))
+                both = mask.all(-1)
+                out[f'{name}/joint'] = float((hits[..., i].all(-1) & both).sum() / both.sum().clamp_min(1))
+    return out
+
 # %% ../../nbs/14_models.sashimi.ipynb #18183a59
 @patch
 def setup_step(self:Sashimi):
@@ -294,13 +377,18 @@ def setup_step(self:Sashimi):
         if isinstance(m, S4D): m.setup_step()
 
 @patch
-def default_state(self:Sashimi, batch:int, device=None)->dict: # the initial state
+def default_state(self:Sashimi, batch:int, device=None,
+                  stats:tuple|None=None, # revnorm statistics for the whole run (default: mean 0, std 1)
+                 )->dict: # the initial state
     "Zero state for `batch` sequences."
     bb, dev = self.backbone, device or next(self.parameters()).device
     zeros = lambda u: [torch.zeros(batch, u.pool.h_out, device=dev) for _ in range(u.pool.pool)]
+    C = self.cfg.channels
+    norm = None if self.embed.norm is None else (stats if stats is not None else
+                                                 (torch.zeros(batch, 1, C, device=dev), torch.ones(batch, 1, C, device=dev)))
     return {'buf': [[] for _ in bb.down], 'up': [zeros(u) for u in bb.up],
             'centre': [b.default_state(batch, dev) for b in bb.centre],
-            'blocks': [[b.default_state(batch, dev) for b in u.blocks] for u in bb.up]}
+            'blocks': [[b.default_state(batch, dev) for b in u.blocks] for u in bb.up], 'norm': norm}
 
 def _run_step(blocks, x, states):
     for i, b in enumerate(blocks): x, states[i] = b.step(x, states[i])
@@ -312,7 +400,7 @@ def step(self:Sashimi, x:torch.Tensor, # tokens at one time step (B, C) (or (B,)
         )->torch.Tensor: # backbone features (B, d_model)
     "One recurrent step of the backbone."
     bb = self.backbone
-    x = self.embed(x.reshape(x.shape[0], 1, -1))[:, 0]
+    x = self.embed(x.reshape(x.shape[0], 1, -1), state.get('norm'))[:, 0]
     skips, depth, n = [x], 0, len(bb.down)
     for i, d in enumerate(bb.down):
         state['buf'][i].append(x)
@@ -365,7 +453,8 @@ def generate(model:Sashimi, # a trained model
             raise SashimiError(f"prompt: expected (B={batch}, P, C={cfg.channels}) tokens, got shape {tuple(prompt.shape)}.")
     gen = torch.Generator(device=dev).manual_seed(seed) if seed is not None else None
     model.eval(); model.setup_step()
-    state = model.default_state(batch, dev)
+    stats = model.embed.stats(prompt) if prompt is not None and model.embed.norm is not None else None
+    state = model.default_state(batch, dev, stats)   # revnorm: the prompt's statistics (mean 0, std 1 without one)
     x = torch.full((batch, cfg.channels), zero_token(cfg.bits), dtype=torch.long, device=dev)
     toks, outs = [], []
     for t in tqdm(range(n_samples), disable=not progress, leave=False):
