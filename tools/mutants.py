@@ -229,8 +229,7 @@ def main(argv=None):
         print(f'\n{n_caught} of {len(rows)} mutants caught' + (f'; test selections failing unmutated: {sorted(bad)}' if bad else ''))
         return 0 if n_caught == len(rows) and not bad else 1
     finally:
-        shutil.rmtree(copy, ignore_errors=True)
-        if not a.logs: shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)  # the copy, and the logs unless --logs put them elsewhere
 
 
 if __name__ == '__main__':
