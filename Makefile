@@ -6,7 +6,7 @@ APT_PACKAGES := ffmpeg fluidsynth fluid-soundfont-gm musescore-general-soundfont
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: install sysdeps pydeps demo test check clean-check sync-check readme-check lint nbtest docs pytest
+.PHONY: install sysdeps pydeps demo test check clean-check sync-check readme-check lint nbtest docs pytest test-slow mutants
 
 install: sysdeps pydeps
 
@@ -60,3 +60,12 @@ docs:
 
 pytest:
 	$(PY) -m pytest -q tests
+
+# the notebooks' slow cells too (CI skips them: settings.ini tst_flags = slow gpu)
+test-slow:
+	nbdev_test --n_workers 2 --flags slow
+
+# the mutation check: deliberate bugs planted in a temporary copy of the repository, each of which the tests must catch;
+# prints a table and fails if one survives (minutes of CPU, not part of CI). `python tools/mutants.py --list` names them.
+mutants:
+	$(PY) tools/mutants.py

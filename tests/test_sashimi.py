@@ -80,6 +80,23 @@ def test_generate_matches_conv(kw):
     assert (outs - conv).abs().max() <= 1e-4
 
 
+def test_generate_uses_recurrence_only(monkeypatch):
+    "With the convolution mode made to fail, generation still works: it steps each S4D layer once per sample at its rate."
+    torch.manual_seed(2)
+    m = sm.Sashimi(d_model=8, n_layers=1, pool=(2, 2), d_state=8, is_stereo=True).eval()
+    want = sm.generate(m, 24, batch=2, seed=1)
+    calls, step = [], s4.S4D.step
+    def conv_mode(*a, **k): raise AssertionError('generate ran the convolution mode')
+    def counted(self, u, state): calls.append(self); return step(self, u, state)
+    monkeypatch.setattr(sm.SashimiBackbone, 'forward', conv_mode)
+    monkeypatch.setattr(s4.S4D, 'forward', conv_mode)
+    monkeypatch.setattr(s4.S4D, 'step', counted)
+    assert torch.equal(sm.generate(m, 24, batch=2, seed=1), want)
+    n = lambda blocks: sum(isinstance(x, s4.S4D) for x in blocks.modules())
+    bb = m.backbone
+    assert len(calls) == n(bb.up[-1]) * 24 + n(bb.up[0]) * 24 // 2 + n(bb.centre) * 24 // 4
+
+
 def test_dml_sums_to_one():
     torch.manual_seed(0)
     p = torch.randn(2, 12, dtype=torch.float64); p[:, 8:] -= 3
