@@ -10,7 +10,7 @@ from fastcore.script import anno_parser, Param
 from .audio import save_audio, safe_name, audio_info
 from .events import EventSink, drain, ValidationCompleted
 from .inference import InferenceEngine, InferenceOutput
-from .pretrained import DEFAULT_SEPARATOR, pretrained_separator, list_separators
+from .pretrained import pretrained_separator, list_separators
 
 # %% auto #0
 __all__ = ['AUDIO_EXTS', 'UsageError', 'find_tracks', 'separate_files', 'run_command', 'separate_cli', 'make_dataset_cli',
