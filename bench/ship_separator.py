@@ -57,14 +57,16 @@ def main(a):
     meta = json.loads((data / 'metadata.json').read_text())
     split = meta['resplit']
     log = [json.loads(l) for l in (run / 'log.jsonl').read_text().splitlines() if l.strip()]
-    valid = [r for r in log if r.get('kind') == 'valid']
+    valid = list({r['step']: r for r in log if r.get('kind') == 'valid'}.values())  # a resumed run may log a step twice
+    times = [r['time'] for r in log if 'time' in r]
+    wall = a.wall if a.wall != '?' else f"{(max(times) - min(times)) / 3600:.2f} h (from the first to the last line of log.jsonl)"
     test, mix, irm = _summary(a.eval), _summary(a.mixture), _summary(a.irm)
     test2, mix2 = _summary(a.eval2), _summary(a.mixture2)
     info = {'name': a.name, 'model_type': ckpt.get('model_type', 'scnet'), 'stems': list(model.stems),
             'sample_rate': cfg['audio']['sample_rate'], 'params': count_params(model),
             'weights_bytes': (OUT / 'weights.pt').stat().st_size,
             'checkpoint': {'which': a.which, 'step': ckpt.get('step'), 'best_metric': ckpt.get('best_metric')},
-            'training': {'steps': cfg.get('trainer', {}).get('steps'), 'wall': a.wall, 'machine': a.machine,
+            'training': {'steps': cfg.get('trainer', {}).get('steps'), 'wall': wall, 'machine': a.machine, 'history': a.history,
                          'train_tracks': split['n_train'], 'valid_tracks': split['n_valid'],
                          'train_songs': split['train_songs'], 'valid_songs': split['valid_songs'],
                          'generator_seed': meta['seed']},
@@ -80,8 +82,9 @@ def main(a):
 def card(info, cfg, meta):
     t, m = cfg['training'], cfg['model']
     lines = [f"# Model card: `{info['name']}`, the separator shipped with mss", "",
-             "A 4-stem music source separator (vocals, drums, bass, other; 44.1 kHz stereo), an SCNet "
-             f"(`mss.models.scnet`, dims {m.get('dims')}, {m.get('num_dplayer')} dual-path layers, "
+             "A 4-stem music source separator (vocals, drums, bass, other; 44.1 kHz stereo), a masked SCNet "
+             f"(`mss.models.scnet.SCNetMasked`: complex masks on the mixture's STFT, so silence in gives silence out; dims "
+             f"{m.get('dims')}, {m.get('num_dplayer')} dual-path layers, a {m.get('mask_channels', 64)}-channel mask head, "
              f"{info['params'] / 1e6:.2f} M parameters, {info['weights_bytes'] / 1e6:.1f} MB of float32 weights) trained "
              "by this project on songs made by its own generator. It is the default of `mss-separate`, "
              "`mss-evaluate` and `InferenceEngine.from_pretrained()`.", "",
@@ -112,7 +115,9 @@ def card(info, cfg, meta):
              f"cosine decay, loss {' + '.join(f'{w:g}·{l}' for l, w in zip(t['loss'], t['loss_weights']))}, "
              f"EMA {t.get('ema_momentum')} (the shipped weights are the EMA weights of the "
              f"{info['checkpoint']['which']} checkpoint, step {info['checkpoint']['step']}).",
-             f"- Wall time {info['training']['wall']} on {info['training']['machine']}.", ""]
+             f"- Wall time {info['training']['wall']} on {info['training']['machine']}."]
+    if info['training'].get('history'): lines += [f"- How the run actually went: {info['training']['history']}"]
+    lines += [""]
     if info['validation_curve']:
         vc = info['validation_curve']
         lines += ["Validation uSDR (dB, mean over stems, on deterministic 3-s chunks of the validation songs):", "",
@@ -154,5 +159,5 @@ if __name__ == '__main__':
     p.add_argument('--which', default='best', choices=['best', 'last'])
     p.add_argument('--name', default='scnet-synth')
     for k in ('eval', 'mixture', 'irm', 'eval2', 'mixture2', 'set2', 'speed'): p.add_argument(f'--{k}')
-    p.add_argument('--wall', default='?'); p.add_argument('--machine', default='?')
+    p.add_argument('--wall', default='?'); p.add_argument('--machine', default='?'); p.add_argument('--history')
     main(p.parse_args())

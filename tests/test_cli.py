@@ -130,7 +130,7 @@ def test_shipped_separator_is_the_default(setup, tmp_path):
 def test_list_models():
     r = run('--list-models')
     assert r.returncode == 0, r.stderr
-    assert r.stdout.startswith('scnet-synth (default): SCNet') and 'MODEL_CARD.md' in r.stdout
+    assert r.stdout.startswith('scnet-synth (default): masked SCNet') and 'MODEL_CARD.md' in r.stdout
 
 def test_random_weights_on_request(setup, tmp_path):
     d, _ = setup
