@@ -3,7 +3,7 @@
 
     python bench/ship_separator.py --run sep_run --data sep_data \
         --eval eval_sep --mixture eval_sep_mix --irm eval_sep_irm \
-        --eval2 eval_sep7 --mixture2 eval_sep7_mix --set2 "10 new 30-s renderings of the test songs (seed 7)" \
+        --extra "10 new 30-s renderings of the test songs (seed 7)|eval_h7|eval_h7_mix" \
         --speed bench/results/separator/speed.json --wall "1 h 52 min" --machine "2-core CPU (shared), no GPU"
 """
 import argparse, json, math, shutil
@@ -61,7 +61,7 @@ def main(a):
     times = [r['time'] for r in log if 'time' in r]
     wall = a.wall if a.wall != '?' else f"{(max(times) - min(times)) / 3600:.2f} h (from the first to the last line of log.jsonl)"
     test, mix, irm = _summary(a.eval), _summary(a.mixture), _summary(a.irm)
-    test2, mix2 = _summary(a.eval2), _summary(a.mixture2)
+    extra = [{'name': name, 'test': _summary(ev), 'mixture': _summary(mx)} for name, ev, mx in (e.split('|') for e in a.extra or [])]
     info = {'name': a.name, 'model_type': ckpt.get('model_type', 'scnet'), 'stems': list(model.stems),
             'sample_rate': cfg['audio']['sample_rate'], 'params': count_params(model),
             'weights_bytes': (OUT / 'weights.pt').stat().st_size,
@@ -71,7 +71,7 @@ def main(a):
                          'train_songs': split['train_songs'], 'valid_songs': split['valid_songs'],
                          'generator_seed': meta['seed']},
             'test_songs': split['test_songs'],
-            'test': test, 'mixture': mix, 'irm': irm, 'test2': test2, 'mixture2': mix2, 'set2': a.set2,
+            'test': test, 'mixture': mix, 'irm': irm, 'extra': extra,
             'speed': json.loads(Path(a.speed).read_text()) if a.speed else None,
             'validation_curve': [{'step': r['step'], 'uSDR': r.get('uSDR')} for r in valid]}
     (OUT / 'info.json').write_text(json.dumps(info, indent=1))
@@ -131,10 +131,10 @@ def card(info, cfg, meta):
                   "then median over tracks), beside the mixture baseline (the mixture as every estimate) and the "
                   "ideal-ratio-mask bound:", "", _table(info['test'], info['mixture'], info['irm']), "",
                   f"Mean over stems: {_mean(info['test']['uSDR']) - _mean(info['mixture']['uSDR']):+.2f} dB uSDR over the mixture baseline.", ""]
-    if info['test2']:
-        lines += [f"Again on data not used for anything else: {info['set2']}:", "",
-                  _table(info['test2'], info['mixture2']), "",
-                  f"Mean over stems: {_mean(info['test2']['uSDR']) - _mean(info['mixture2']['uSDR']):+.2f} dB uSDR over the mixture baseline.", ""]
+    for e in info['extra']:
+        lines += [f"Again, on data used for nothing else: {e['name']} ({e['test']['tracks']} tracks):", "",
+                  _table(e['test'], e['mixture']), "",
+                  f"Mean over stems: {_mean(e['test']['uSDR']) - _mean(e['mixture']['uSDR']):+.2f} dB uSDR over the mixture baseline.", ""]
     if info['speed']:
         s = info['speed']
         lines += ["## Speed and memory", "",
@@ -158,6 +158,7 @@ if __name__ == '__main__':
     p.add_argument('--run', required=True); p.add_argument('--data', required=True)
     p.add_argument('--which', default='best', choices=['best', 'last'])
     p.add_argument('--name', default='scnet-synth')
-    for k in ('eval', 'mixture', 'irm', 'eval2', 'mixture2', 'set2', 'speed'): p.add_argument(f'--{k}')
+    for k in ('eval', 'mixture', 'irm', 'speed'): p.add_argument(f'--{k}')
+    p.add_argument('--extra', action='append', help="another held-out set: 'description|EVAL_DIR|MIXTURE_EVAL_DIR'")
     p.add_argument('--wall', default='?'); p.add_argument('--machine', default='?'); p.add_argument('--history')
     main(p.parse_args())
