@@ -34,9 +34,9 @@ def _f(v): return '—' if v is None or (isinstance(v, float) and math.isnan(v))
 
 
 def _table(model, mix, irm=None):
-    head = "| stem | mixture uSDR | **separator uSDR** | " + ("IRM uSDR | " if irm else "") + \
-           "mixture SDR | **separator SDR** | " + ("IRM SDR |" if irm else "")
-    rows = [head, "|" + "---|" * (head.count('|') - 1)]
+    cols = ['stem', 'mixture uSDR', '**separator uSDR**'] + (['IRM uSDR'] if irm else []) + \
+           ['mixture SDR', '**separator SDR**'] + (['IRM SDR'] if irm else [])
+    rows = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for k in list(STEMS) + ['mean']:
         g = (lambda d, m: _mean(d[m]) if k == 'mean' else d[m][k])
         cells = [_f(g(mix, 'uSDR')), f"**{_f(g(model, 'uSDR'))}**"] + ([_f(g(irm, 'uSDR'))] if irm else []) + \
@@ -49,6 +49,8 @@ def main(a):
     run, data = Path(a.run), Path(a.data)
     cfg = yaml.safe_load((run / 'config.yaml').read_text())
     ckpt = torch.load(run / f'{a.which}.ckpt', map_location='cpu', weights_only=True)
+    plan = torch.load(run / 'last.ckpt', map_location='cpu', weights_only=True)['train_state']['steps']
+    cfg.setdefault('trainer', {})['steps'] = cfg['training']['num_steps'] = int(plan)  # the plan the run ended with (--steps)
     state = {k: v.detach().float().contiguous().clone() for k, v in unwrap_state_dict(ckpt).items()}
     OUT.mkdir(parents=True, exist_ok=True)
     torch.save(state, OUT / 'weights.pt')
@@ -73,7 +75,7 @@ def main(a):
             'test_songs': split['test_songs'],
             'test': test, 'mixture': mix, 'irm': irm, 'extra': extra,
             'speed': json.loads(Path(a.speed).read_text()) if a.speed else None,
-            'validation_curve': [{'step': r['step'], 'uSDR': r.get('uSDR')} for r in valid]}
+            'validation_curve': [{'step': r['step'], 'uSDR': r.get('usdr'), **{s: r.get(f'usdr/{s}') for s in STEMS}} for r in valid]}
     (OUT / 'info.json').write_text(json.dumps(info, indent=1))
     (OUT / 'MODEL_CARD.md').write_text(card(info, cfg, meta))
     print(f"wrote {OUT}: {info['params']} parameters, {info['weights_bytes'] / 1e6:.1f} MB")
@@ -120,10 +122,12 @@ def card(info, cfg, meta):
     lines += [""]
     if info['validation_curve']:
         vc = info['validation_curve']
-        lines += ["Validation uSDR (dB, mean over stems, on deterministic 3-s chunks of the validation songs):", "",
+        lines += ["Validation uSDR (dB) of the EMA weights on deterministic 3-s chunks of the validation songs "
+                  "(`log.jsonl`; best.ckpt is the best mean):", "",
                   "| step | " + " | ".join(str(r['step']) for r in vc) + " |",
-                  "|---|" + "---|" * len(vc),
-                  "| uSDR | " + " | ".join(_f(r['uSDR']) for r in vc) + " |", ""]
+                  "|---|" + "---|" * len(vc)]
+        lines += ["| " + k + " | " + " | ".join(_f(r[k]) for r in vc) + " |" for k in list(STEMS)]
+        lines += ["| mean | " + " | ".join(_f(r['uSDR']) for r in vc) + " |", ""]
     if info['test']:
         lines += ["## How good, measured", "",
                   f"On the held-out test set ({info['test']['tracks']} full 30-s tracks of songs never seen in training), "
@@ -139,8 +143,10 @@ def card(info, cfg, meta):
         s = info['speed']
         lines += ["## Speed and memory", "",
                   f"A {s['seconds'] / 60:g}-minute stereo song through `mss-separate` on {s['machine']}, "
-                  f"{s['threads']} threads: **{s['s_per_min']:.1f} s per minute of audio**, peak memory "
-                  f"**{s['peak_rss_mb']:.0f} MB** (resident set of the whole process). Command: `{s['command']}`.", ""]
+                  f"{s['threads']} threads: **{s['s_per_min']:.1f} s per minute of audio** for the whole command (start-up, "
+                  f"reading, separating, writing four stems; {s['separation_only_s_per_min']:.1f} s for the separation alone), "
+                  f"peak memory **{s['peak_rss_mb']:.0f} MB** (resident set of the whole process). Command: "
+                  f"`python bench/separator_speed.py --threads {s['threads']}` (which runs `{s['command']}`).", ""]
     lines += ["## Limits", "",
               "- Never trained or tested on real recordings: no MUSDB18 or other real multitrack could be downloaded here.",
               "- The generator's songs are General-MIDI arrangements with one synthetic singer; real vocals, "
