@@ -9,7 +9,6 @@ from pathlib import Path
 
 from mss.pretrained import pretrained_separator
 from mss.synth import make_song, find_songs, SAMPLE_RATE, _write_pcm16
-from mss.audio import STEMS
 import numpy as np
 
 

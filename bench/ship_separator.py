@@ -6,7 +6,7 @@
         --extra "10 new 30-s renderings of the test songs (seed 7)|eval_h7|eval_h7_mix" \
         --speed bench/results/separator/speed.json --wall "1 h 52 min" --machine "2-core CPU (shared), no GPU"
 """
-import argparse, json, math, shutil
+import argparse, json, math
 from pathlib import Path
 
 import torch
@@ -110,7 +110,7 @@ def card(info, cfg, meta):
              f"- Held-out test songs: {', '.join(info['test_songs'])}.",
              f"- Validation songs: {', '.join(info['training']['valid_songs'])}.", "",
              "## Training", "",
-             f"- Command: `mss-train --config bench/separator.yaml --data-root sep_data --out sep_run` "
+             "- Command: `mss-train --config bench/separator.yaml --data-root sep_data --out sep_run` "
              "(the recipe is `config.yaml` beside this card; `--resume` continues a stopped run exactly).",
              f"- {info['training']['steps']} AdamW steps, batch {t['batch_size']} × {cfg['audio']['chunk_size'] / cfg['audio']['sample_rate']:g}-s "
              f"stereo chunks remixed across tracks, lr {t['lr']} with {t.get('num_warmup_steps')} warm-up steps and "
