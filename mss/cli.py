@@ -14,7 +14,8 @@ from .pretrained import pretrained_separator, list_separators
 
 # %% auto #0
 __all__ = ['AUDIO_EXTS', 'UsageError', 'find_tracks', 'separate_files', 'run_command', 'separate_cli', 'make_dataset_cli',
-           'musdb_stereo_wav_cli', 'sashimi_train_cli', 'train_encoder_cli', 'train_cli', 'evaluate_cli']
+           'musdb_stereo_wav_cli', 'sashimi_train_cli', 'train_encoder_cli', 'train_cli', 'evaluate_cli',
+           'style_transfer_cli']
 
 # %% ../nbs/60_cli.ipynb #e82c5a92
 AUDIO_EXTS = ('.wav', '.flac', '.ogg', '.aiff', '.aif', '.mp3')
@@ -318,3 +319,51 @@ def _evaluate(model:str=None, # a separator shipped with mss (default: scnet-syn
 def evaluate_cli():
     "Entry point of `mss-evaluate`."
     run_command(_evaluate, 'mss-evaluate')
+
+# %% ../nbs/60_cli.ipynb #475c537b
+def _style_transfer(input_audio:str=None, # the song to re-mix (any file soundfile reads; required)
+                    target_audio:str=None, # the song whose mixing style is copied (required)
+                    optimize_target:str=None, # embeddings (the 512-d style embedding) or features (MF-56) (required)
+                    output_dir:str='e2e_style_transfer_output', # output folder (the design's layout)
+                    mixing_checkpoint:str=None, # a mixing-style encoder checkpoint (default: the encoder shipped in the package)
+                    scnet_model:str=None, # an MSST SCNet checkpoint, with --scnet_config (default: the shipped separator)
+                    scnet_config:str=None, # the MSST YAML of --scnet_model
+                    num_steps:int=500, # optimisation steps
+                    lr:float=0.001, # Adam learning rate
+                    receptive_field:float=2.0, # TCN receptive field (s)
+                    segment_duration:float=10.0, # length of the window cut from each song (s)
+                    segment_offset:float=0.0, # start of that window (s)
+                    crop_duration:float=2.0, # random crop optimised at each step (s)
+                    static_steps:int=0, # also optimise the static-console baseline for this many steps (0: skip)
+                    device:str=None, # cpu, cuda, cuda:1, … (default: cuda if available, else cpu)
+                    seed:int=0, # random crops and the mixer's initial hidden weights
+                    overwrite:bool=False, # write into a non-empty output folder
+                    quiet:bool=False, # no progress bars
+                   ):
+    "Re-mix INPUT in the mixing style of TARGET: separate both, optimise a TCN mixer on INPUT's stems, write the outputs and metrics."
+    import torch
+    from mss.style import style_transfer, check_output_dir, STYLE_MODES
+    for k, v in (('--input_audio', input_audio), ('--target_audio', target_audio), ('--optimize_target', optimize_target)):
+        if not v: raise UsageError(f"{k} is required.")
+    if optimize_target not in STYLE_MODES: raise UsageError(f"--optimize_target must be {' or '.join(STYLE_MODES)}, got {optimize_target!r}.")
+    for v in (input_audio, target_audio):  # missing, unreadable or too short: before any model is loaded
+        rate, frames, _ = audio_info(v)
+        if frames / rate < segment_offset + 1: raise UsageError(f"{v}: the audio is {frames / rate:.2f} s long, shorter than the segment offset {segment_offset:g} s + 1 s.")
+    check_output_dir(output_dir, overwrite)
+    if device is None: device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    why = '' if device != 'cpu' or torch.cuda.is_available() else ' (no CUDA device found)'
+    print(f"mss-style-transfer: running on {device}{why}; separator: {'the shipped one' if scnet_config is None else scnet_config}; "
+          f"encoder: {'the shipped one' if mixing_checkpoint is None else mixing_checkpoint}", file=sys.stderr)
+    res = style_transfer(input_audio, target_audio, optimize_target, output_dir, mixing_checkpoint, scnet_model, scnet_config,
+                         device, overwrite, progress=not quiet, num_steps=num_steps, lr=lr, receptive_field=receptive_field,
+                         segment_duration=segment_duration, segment_offset=segment_offset, crop_duration=crop_duration,
+                         static_steps=static_steps, seed=seed)
+    m = res.metrics
+    print(f"feature distance {m['initial_feature_distance']:.4f} -> {m['final_feature_distance']:.4f} (r = {m['r_feature']:.1%}); "
+          f"embedding distance {m['initial_embedding_distance']:.4f} -> {m['final_embedding_distance']:.4f} (r = {m['r_embedding']:.1%}); "
+          f"best step {m['best_step']}, converged {m['converged']}, {m['timing_s']['total']:.0f} s")
+    print(f"wrote {Path(output_dir) / 'output_transferred.wav'} and metrics.json, stems and originals in {output_dir}")
+
+def style_transfer_cli():
+    "Entry point of `mss-style-transfer`."
+    run_command(_style_transfer, 'mss-style-transfer')

@@ -66,7 +66,13 @@ def _k_response(n:int, fs:float)->torch.Tensor:
         H *= np.fft.rfft(b, n) / np.fft.rfft(a, n)
     return torch.from_numpy(H)
 
-def _fft_size(T): return 1 << max(15, math.ceil(math.log2(max(2 * T, 2))))
+def _fft_size(T, tail:int=8192):
+    "Smallest 2^a·3^b >= max(T + tail, 2^15): room for the filter's decay without wrap-around."
+    need, best, p3 = max(T + tail, 1 << 15), None, 1
+    while best is None or p3 < best:
+        n = p3 << max(0, math.ceil(math.log2(need / p3)))
+        best = n if best is None else min(best, n); p3 *= 3
+    return best
 
 # %% ../nbs/40_features.ipynb #230b6d7f
 def k_weight(x:torch.Tensor, # audio (..., T)
@@ -82,7 +88,7 @@ def _blocks(p, sample_rate):
     "Mean of `p` (..., T) over 400 ms blocks with a 100 ms hop -> (..., J)."
     T = p.shape[-1]; blk, hop = round(0.4 * sample_rate), round(0.1 * sample_rate)
     if T < blk: return p.mean(-1, keepdim=True)
-    return p.unfold(-1, blk, hop).mean(-1)
+    return F.avg_pool1d(p.reshape(-1, 1, T), blk, hop).reshape(*p.shape[:-1], -1)  # = unfold(...).mean(-1), with a cheap backward
 
 def _gated(z, tau):
     "Block loudness, weights and soft-gated integrated loudness of block powers z (..., J)."

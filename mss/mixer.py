@@ -72,12 +72,21 @@ class StemProcessor(nn.Module):
                 balance, # (B, S, T) or (B, S, 1) dB
                 X=None, # optional precomputed `self.stft(x)` (B, S, 2, F, T)
                ): # processed stems (B, S, 2, L)
-        if X is None: X = self.stft(x)
-        db = gain[:, :, None] + torch.einsum('fk,bskt->bsft', self.W.to(eq), eq)  # (B, S, F, T)
-        X = X * torch.pow(10.0, db / 20)[:, :, None]
-        m, s = (X[:, :, 0] + X[:, :, 1]) / 2, (X[:, :, 0] - X[:, :, 1]) / 2 * torch.pow(10.0, side / 20)[:, :, None]
-        pb = torch.pow(10.0, balance / 40)[:, :, None]
-        return self.istft(torch.stack([(m + s) * pb, (m - s) / pb], 2), x.shape[-1])
+        return self.process(self.stft(x) if X is None else X, gain, eq, side, balance, x.shape[-1])
+
+    def process(self, X, # stem STFTs (B, S, 2, F, T), as `self.stft` gives them
+                gain, eq, side, balance, # controls in dB, shaped as in `forward`
+                length:int, # output length (samples)
+               ): # processed stems (B, S, 2, length)
+        "`forward` on a precomputed STFT (e.g. a slice of a whole song's frames)."
+        G = torch.pow(10.0, (gain[:, :, None] + torch.einsum('fk,bskt->bsft', self.W.to(eq), eq)) / 20)  # (B, S, F, T)
+        w, pb = torch.pow(10.0, side / 20)[:, :, None], torch.pow(10.0, balance / 40)[:, :, None]
+        Xr = torch.view_as_real(X)  # real arithmetic on (re, im): cheaper than complex, above all backwards
+        m, s = (Xr[:, :, 0] + Xr[:, :, 1]) / 2, (Xr[:, :, 0] - Xr[:, :, 1]) / 2
+        gm, gs = G[..., None], (G * w)[..., None]
+        pb = pb[..., None]
+        Y = torch.stack([(gm * m + gs * s) * pb, (gm * m - gs * s) / pb], 2)  # L = (M + S)·pb, R = (M − S)/pb
+        return self.istft(torch.view_as_complex(Y.contiguous()), length)
 
 # %% ../nbs/42_mixer.ipynb #849984af
 def tcn_dilations(frames:int, # wanted receptive field (frames)
@@ -144,6 +153,10 @@ class TCNMixer(nn.Module):
     def controls(self, x, X=None): # x (B, S, 2, L) (and optionally its STFT) -> dict of dB controls
         "Per-stem, per-frame controls: gain (B,S,T), eq (B,S,K,T), side (B,S,T), balance (B,S,T)."
         with torch.no_grad(): a = self.analysis(self.proc.stft(x) if X is None else X.detach())
+        return self.control_net(a)
+
+    def control_net(self, a): # analysis (B, S*(K+1), T), e.g. frames sliced from a whole song's `analysis` -> dict of dB controls
+        "The TCN from analysis frames to controls (what `controls` runs after the analysis)."
         h = self.inp(a)
         for blk in self.blocks: h = blk(h)
         raw = self.out(h).unflatten(1, (len(self.stems), self.K + 3))  # (B, S, K+3, T)
