@@ -16,7 +16,7 @@ transferred to it. The same input transferred to the unmodified target is the re
 per-stem relative loudness between the two runs is compared with the change the known settings made to the target's
 true stems.
 """
-import argparse, json, math, os, time
+import argparse, json, time
 from pathlib import Path
 import numpy as np
 

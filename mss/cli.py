@@ -335,6 +335,7 @@ def _style_transfer(input_audio:str=None, # the song to re-mix (any file soundfi
                     segment_offset:float=0.0, # start of that window (s)
                     crop_duration:float=2.0, # random crop optimised at each step (s)
                     static_steps:int=0, # also optimise the static-console baseline for this many steps (0: skip)
+                    identity_weight:float=0.0, # pull the controls towards 0 dB (see mss.style; 0: off)
                     device:str=None, # cpu, cuda, cuda:1, … (default: cuda if available, else cpu)
                     seed:int=0, # random crops and the mixer's initial hidden weights
                     overwrite:bool=False, # write into a non-empty output folder
@@ -357,7 +358,7 @@ def _style_transfer(input_audio:str=None, # the song to re-mix (any file soundfi
     res = style_transfer(input_audio, target_audio, optimize_target, output_dir, mixing_checkpoint, scnet_model, scnet_config,
                          device, overwrite, progress=not quiet, num_steps=num_steps, lr=lr, receptive_field=receptive_field,
                          segment_duration=segment_duration, segment_offset=segment_offset, crop_duration=crop_duration,
-                         static_steps=static_steps, seed=seed)
+                         static_steps=static_steps, identity_weight=identity_weight, seed=seed)
     m = res.metrics
     print(f"feature distance {m['initial_feature_distance']:.4f} -> {m['final_feature_distance']:.4f} (r = {m['r_feature']:.1%}); "
           f"embedding distance {m['initial_embedding_distance']:.4f} -> {m['final_embedding_distance']:.4f} (r = {m['r_embedding']:.1%}); "
