@@ -3,6 +3,7 @@ baselines, a known-style check and the distance each run did not optimise (issue
 
     python bench/style_pairs.py run --songs /work/data/sep_data/test --out bench/results/style --pairs 20 --known 6 --jobs 2
     python bench/style_pairs.py summary --out bench/results/style
+    python bench/style_pairs.py run --songs ... --out OUT2 --pairs 9 --known 0 --modes features --static-steps 0 --identity-weight 1
 
 `--songs` is a MUSDB18-layout folder of the shipped separator's held-out songs (bench/separator_data.py's test split;
 the style encoder never saw these generated songs either: it trained on `toy_song`s). One track per song (the first
@@ -68,7 +69,7 @@ def _worker(job):
     st = StyleTransfer(separator=None)
     t = time.perf_counter()
     r = st.run(None, None, input_stems=sa, target_stems=sb, optimize_target=job['mode'], num_steps=job['steps'],
-               static_steps=job['static_steps'], seed=job['seed'])
+               static_steps=job['static_steps'], seed=job['seed'], identity_weight=job['identity_weight'])
     rec = dict(job=job, wall_s=round(time.perf_counter() - t, 1), metrics=_compact(r.metrics),
                output_relative_lu=_relative_loudness(r.output_stems))
     Path(job['path']).write_text(json.dumps(rec, indent=1))
@@ -114,13 +115,14 @@ def run(a):
                                                    args=vars(a)), indent=1))
     jobs = []
     for n, (i, j) in enumerate(pairs):
-        for mode in ('features', 'embeddings'):
+        for mode in a.modes.split(','):
             jobs.append(dict(input=names[i], target=names[j], mode=mode, kind='pair', index=n))
     for n, k in enumerate(known):
-        for mode in ('features', 'embeddings'):
+        for mode in a.modes.split(','):
             jobs.append(dict(input=k['pair'][0], target=k['target_key'], mode=mode, kind='known', index=n))
     for jb in jobs:
         jb.update(steps=a.steps, static_steps=a.static_steps if jb['kind'] == 'pair' else 0, seed=a.seed, threads=a.threads,
+                  identity_weight=a.identity_weight,
                   cache=str(cache), path=str(out / 'runs' / f"{jb['kind']}{jb['index']:02d}_{jb['mode']}.json"))
         if jb['kind'] == 'pair' and jb['index'] == 0: jb['full'] = str(out / f"example_metrics_{jb['mode']}.json")
     todo = [jb for jb in jobs if not Path(jb['path']).exists()]
@@ -216,5 +218,6 @@ if __name__ == '__main__':
     p.add_argument('--steps', type=int, default=500); p.add_argument('--static-steps', type=int, default=100)
     p.add_argument('--duration', type=float, default=10.0); p.add_argument('--seed', type=int, default=2026)
     p.add_argument('--jobs', type=int, default=2); p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--modes', default='features,embeddings'); p.add_argument('--identity-weight', type=float, default=0.0)
     a = p.parse_args()
     (run if a.cmd == 'run' else summary)(a)

@@ -25,7 +25,7 @@ def test_numbering_is_dependency_order():
             if m: nums['mss.' + m.group(1)] = nb.name.split('_')[0]
     for mod, num in nums.items():
         src = (ROOT / (mod.replace('.', '/') + '.py')).read_text()
-        src = src.split("\nif __name__ == '__main__':")[0]  # a script entry point (python -m) is not imported by the package
+        src = src.split("\nif __name__ == '__main__'")[0]  # a script entry point (python -m) is not imported by the package
         for dep in set(re.findall(r'^\s*from\s+(\.+[\w.]*|mss[\w.]*)\s+import', src, flags=re.M)):
             if dep.startswith('.'):
                 pkg = mod.rsplit('.', 1)[0].split('.')
