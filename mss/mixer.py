@@ -79,14 +79,11 @@ class StemProcessor(nn.Module):
                 length:int, # output length (samples)
                ): # processed stems (B, S, 2, length)
         "`forward` on a precomputed STFT (e.g. a slice of a whole song's frames)."
-        G = torch.pow(10.0, (gain[:, :, None] + torch.einsum('fk,bskt->bsft', self.W.to(eq), eq)) / 20)  # (B, S, F, T)
-        w, pb = torch.pow(10.0, side / 20)[:, :, None], torch.pow(10.0, balance / 40)[:, :, None]
-        Xr = torch.view_as_real(X)  # real arithmetic on (re, im): cheaper than complex, above all backwards
-        m, s = (Xr[:, :, 0] + Xr[:, :, 1]) / 2, (Xr[:, :, 0] - Xr[:, :, 1]) / 2
-        gm, gs = G[..., None], (G * w)[..., None]
-        pb = pb[..., None]
-        Y = torch.stack([(gm * m + gs * s) * pb, (gm * m - gs * s) / pb], 2)  # L = (M + S)·pb, R = (M − S)/pb
-        return self.istft(torch.view_as_complex(Y.contiguous()), length)
+        db = gain[:, :, None] + torch.einsum('fk,bskt->bsft', self.W.to(eq), eq)  # (B, S, F, T)
+        X = X * torch.pow(10.0, db / 20)[:, :, None]
+        m, s = (X[:, :, 0] + X[:, :, 1]) / 2, (X[:, :, 0] - X[:, :, 1]) / 2 * torch.pow(10.0, side / 20)[:, :, None]
+        pb = torch.pow(10.0, balance / 40)[:, :, None]
+        return self.istft(torch.stack([(m + s) * pb, (m - s) / pb], 2), length)
 
 # %% ../nbs/42_mixer.ipynb #849984af
 def tcn_dilations(frames:int, # wanted receptive field (frames)
