@@ -343,14 +343,13 @@ def _style_transfer(input_audio:str=None, # the song to re-mix (any file soundfi
                    ):
     "Re-mix INPUT in the mixing style of TARGET: separate both, optimise a TCN mixer on INPUT's stems, write the outputs and metrics."
     import torch
-    from mss.style import style_transfer, check_output_dir, STYLE_MODES
+    from mss.style import style_transfer, STYLE_MODES
     for k, v in (('--input_audio', input_audio), ('--target_audio', target_audio), ('--optimize_target', optimize_target)):
         if not v: raise UsageError(f"{k} is required.")
     if optimize_target not in STYLE_MODES: raise UsageError(f"--optimize_target must be {' or '.join(STYLE_MODES)}, got {optimize_target!r}.")
     for v in (input_audio, target_audio):  # missing, unreadable or too short: before any model is loaded
         rate, frames, _ = audio_info(v)
         if frames / rate < segment_offset + 1: raise UsageError(f"{v}: the audio is {frames / rate:.2f} s long, shorter than the segment offset {segment_offset:g} s + 1 s.")
-    check_output_dir(output_dir, overwrite)
     if device is None: device = 'cuda' if torch.cuda.is_available() else 'cpu'
     why = '' if device != 'cpu' or torch.cuda.is_available() else ' (no CUDA device found)'
     print(f"mss-style-transfer: running on {device}{why}; separator: {'the shipped one' if scnet_config is None else scnet_config}; "

@@ -20,13 +20,12 @@ from .inference import InferenceEngine, InferenceOutput
 from .pretrained import DEFAULT_SEPARATOR
 
 # %% auto #0
-__all__ = ['STYLE_MODES', 'OUTPUT_FILES', 'StyleTransferError', 'SegmentWarning', 'load_segment', 'true_peak_db', 'peak_ceiling',
-           'stem_activity', 'converged', 'crop_starts', 'StyleTransferConfig', 'StyleTransferResult', 'StyleTransfer',
+__all__ = ['STYLE_MODES', 'StyleTransferError', 'SegmentWarning', 'load_segment', 'true_peak_db', 'peak_ceiling', 'stem_activity',
+           'converged', 'crop_starts', 'StyleTransferConfig', 'StyleTransferResult', 'StyleTransfer',
            'check_output_dir', 'save_style_transfer', 'style_transfer']
 
 # %% ../nbs/43_style.ipynb #81aec402
 STYLE_MODES = ('embeddings', 'features')  # what the mixer is optimised towards
-OUTPUT_FILES = ('input_original.wav', 'target_original.wav', 'output_transferred.wav', 'metrics.json')  # + input_stems/, target_stems/
 
 class StyleTransferError(ValueError):
     "Bad input to style transfer: one sentence naming the file or argument and what was wrong."
@@ -432,7 +431,7 @@ def stream(self:StyleTransfer,
     timing['total'] = round(time.perf_counter() - t_all, 3)
 
     key = 'feature_distance' if mode == 'features' else 'embedding_distance'
-    ev = run['evaluations']
+    ev, r_out = run['evaluations'], _with_r(dict(out), d0)
     rng_of = lambda v: [round(float(v.min()), 3), round(float(v.max()), 3)]
     metrics = dict(
         input_audio=info_in['source'], target_audio=info_tg['source'], optimize_target=mode,
@@ -444,7 +443,7 @@ def stream(self:StyleTransfer,
                              identity_weight=cfg.identity_weight),
         initial_embedding_distance=d0['embedding_distance'], final_embedding_distance=out['embedding_distance'],
         initial_feature_distance=d0['feature_distance'], final_feature_distance=out['feature_distance'],
-        r_feature=_with_r(dict(out), d0)['r_feature'], r_embedding=_with_r(dict(out), d0)['r_embedding'],
+        r_feature=r_out['r_feature'], r_embedding=r_out['r_embedding'],
         converged=converged([e['step'] for e in ev], [e[key] for e in ev], cfg.num_steps),
         converged_definition=("the best whole-segment optimised distance of the last 20 % of the steps improved on the best "
                               "before them by at most 1 % of the step-0 distance"),
