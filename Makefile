@@ -2,7 +2,7 @@
 # Both install what they need first (`make install`).
 SHELL := /bin/bash
 PY ?= python
-APT_PACKAGES := ffmpeg fluidsynth fluid-soundfont-gm musescore-general-soundfont-small timgm6mb-soundfont espeak-ng openttd-openmsx planetblupi-music-midi
+APT_PACKAGES := ffmpeg fluidsynth fluid-soundfont-gm musescore-general-soundfont-small timgm6mb-soundfont espeak-ng openttd-openmsx planetblupi-music-midi chromium
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
@@ -10,7 +10,8 @@ export MKL_NUM_THREADS ?= 1
 
 install: sysdeps pydeps
 
-# system packages: musdb needs the ffmpeg program even for WAV trees; the song generator needs the rest
+# system packages: musdb needs the ffmpeg program even for WAV trees; chromium runs tests/test_browser.py (driven by playwright,
+# no browser download); the song generator needs the rest
 sysdeps:
 	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	  missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
