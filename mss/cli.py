@@ -228,15 +228,35 @@ def _train_encoder(out:str='encoder_run', # run folder (last.pt is resumed from 
                    checkpoint_every:int=25, # steps between resumable checkpoints
                    ship:str=None, # also copy the final encoder.pt to this path
                    no_progress:bool=False, # hide the progress bar
+                   exclude:str=None, # titles held out of training: a text file (one title per line) or a folder of track folders
+                   hard:float=0.5, # share of single-control hard negatives (same songs, one control moved)
+                   control_weight:float=10.0, # weight of the control-regression loss (0: contrastive only)
+                   raw_levels:bool=False, # keep the dry stems at their own levels (default: level-normalised first)
+                   temperature:float=0.1, # NT-Xent temperature
+                   levels:str='250,4000', # crossovers (Hz) of the encoder's level pathway, comma-separated ('': none, the first shipped encoder's design)
+                   control_scale:float=4.0, # norm of each row of the control-regression head (smaller: the controls move the embedding more)
+                   side_floor_db:float=-40.0, # floor of the encoder's side power relative to the mid, per bin (dB; -inf: none)
+                   init:str=None, # start from this encoder checkpoint's weights (fine-tuning; same architecture)
                   ):
     "Train the MixingStyleEncoder contrastively (resumable)."
     import shutil, torch
-    from mss.encoder import train_encoder, FolderSongs, SyntheticSongs
+    from mss.encoder import train_encoder, FolderSongs, SyntheticSongs, song_title
     if threads > 0: torch.set_num_threads(threads)
     if steps < 1: raise UsageError(f"--steps must be >= 1, got {steps}.")
     if seconds * 44100 < 4096: raise UsageError(f"--seconds must be at least 0.1 s, got {seconds}.")
-    src = FolderSongs(root, seconds) if root else SyntheticSongs('train', seconds, pool=pool, seed=seed)
-    train_encoder(out, src, steps, batch, lr, width, seconds, hop, seed, checkpoint_every, progress=not no_progress)
+    if not 0 <= hard <= 1: raise UsageError(f"--hard must be in [0, 1], got {hard}.")
+    held = ()
+    if exclude:
+        if not root: raise UsageError("--exclude needs --root: the synthetic fallback songs have no titles.")
+        ex = Path(exclude)
+        if ex.is_dir(): held = {song_title(d.name) for d in ex.rglob('*') if d.is_dir() and any((d / f).exists() for f in ('mixture.wav', 'vocals.wav'))}
+        elif ex.is_file(): held = {l.strip() for l in ex.read_text().splitlines() if l.strip() and not l.startswith('#')}
+        else: raise UsageError(f"--exclude {exclude}: no such file or folder.")
+    src = FolderSongs(root, seconds, exclude=held) if root else SyntheticSongs('train', seconds, pool=pool, seed=seed)
+    if held: print(f"{len(src.tracks)} training tracks; {len(held)} titles held out", file=sys.stderr)
+    train_encoder(out, src, steps, batch, lr, width, seconds, hop, seed, checkpoint_every, progress=not no_progress,
+                  hard=hard, normalise=not raw_levels, control_weight=control_weight, temperature=temperature, levels=tuple(float(f) for f in str(levels).split(',') if f.strip()), control_scale=control_scale,
+                  side_floor_db=None if side_floor_db == float('-inf') else side_floor_db, init=init)
     if ship: shutil.copyfile(Path(out) / 'encoder.pt', ship)
     print(Path(out) / 'encoder.pt')
 

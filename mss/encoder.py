@@ -5,6 +5,7 @@
 # %% ../nbs/41_encoder.ipynb #d2ee97e8
 from __future__ import annotations
 import math
+import re
 from pathlib import Path
 import numpy as np
 import torch
@@ -13,15 +14,16 @@ import torch.nn.functional as F
 import torchaudio.functional as AF
 from .audio import load_audio, audio_info
 from .events import EventSink, StepCompleted
-from .features import MF56_STEMS, _stack_stems
+from .features import MF56_STEMS, _stack_stems, mixing_features, feature_distance
 from .synth import toy_song
 from fastcore.basics import patch
 from .checkpoint import CheckpointError, save_checkpoint, unwrap_state_dict, load_weights
 
 # %% auto #0
-__all__ = ['SETTING_RANGES', 'HELD_OUT_SEED', 'random_mix_settings', 'apply_mix_settings', 'EncoderError', 'FiLM',
-           'MixingStyleEncoder', 'SyntheticSongs', 'FolderSongs', 'contrastive_batch', 'nt_xent', 'retrieval_accuracy',
-           'train_encoder']
+__all__ = ['SETTING_RANGES', 'CONTROL_GROUPS', 'EQ_BANDS', 'HELD_OUT_SEED', 'random_mix_settings', 'control_names',
+           'settings_vector', 'vector_settings', 'apply_mix_settings', 'normalise_stem_levels', 'EncoderError', 'FiLM',
+           'MixingStyleEncoder', 'SyntheticSongs', 'song_title', 'FolderSongs', 'contrastive_batch', 'nt_xent',
+           'retrieval_accuracy', 'train_encoder', 'style_distance', 'control_sensitivity', 'control_probes']
 
 # %% ../nbs/41_encoder.ipynb #70a8ac47
 SETTING_RANGES = {'gain_db': (-8., 8.), 'eq_db': (-8., 8.), 'side_db': (-12., 6.), 'balance_db': (-6., 6.), 'master_db': (-6., 6.)}
@@ -30,9 +32,41 @@ def random_mix_settings(n:int, # number of settings
                         generator:torch.Generator|None=None, # random source (seeded for reproducibility)
                         n_stems:int=4, # stems per setting
                        )->dict: # {"gain_db" (n,S), "eq_db" (n,S,3), "side_db" (n,S), "balance_db" (n,S), "master_db" (n,)}
-    "Draw `n` random mixing settings, uniform in `SETTING_RANGES`."
+    "Draw `n` random mixing settings, uniform in `SETTING_RANGES`; the EQ bands then lose their mean (EQ shapes the tone, gain sets the level)."
     shapes = {'gain_db': (n, n_stems), 'eq_db': (n, n_stems, 3), 'side_db': (n, n_stems), 'balance_db': (n, n_stems), 'master_db': (n,)}
-    return {k: lo + (hi - lo) * torch.rand(shapes[k], generator=generator) for k, (lo, hi) in SETTING_RANGES.items()}
+    st = {k: lo + (hi - lo) * torch.rand(shapes[k], generator=generator) for k, (lo, hi) in SETTING_RANGES.items()}
+    st['eq_db'] = st['eq_db'] - st['eq_db'].mean(-1, keepdim=True)
+    return st
+
+# %% ../nbs/41_encoder.ipynb #2da9b03f
+CONTROL_GROUPS = ('gain_db', 'eq_db', 'side_db', 'balance_db', 'master_db')
+EQ_BANDS = ('low', 'mid', 'high')
+
+def control_names(stems:tuple=MF56_STEMS, # stem names, in settings order
+                 )->list: # 4S + 1 names, in `settings_vector` order
+    "Names of the scalar mixing controls: per-stem gain, EQ band, side gain and balance, then the master gain."
+    return ([f'{k}.gain_db' for k in stems] + [f'{k}.eq_{b}_db' for k in stems for b in EQ_BANDS]
+            + [f'{k}.side_db' for k in stems] + [f'{k}.balance_db' for k in stems] + ['master_db'])
+
+def settings_vector(settings:dict, # from `random_mix_settings`
+                   )->torch.Tensor: # (n, 6S + 1) in `control_names` order
+    "Flatten mixing settings to one row of control values (dB) per setting."
+    return torch.cat([settings['gain_db'], settings['eq_db'].flatten(1), settings['side_db'], settings['balance_db'], settings['master_db'][:, None]], 1)
+
+def vector_settings(v:torch.Tensor, # (n, 6S + 1) control values in `control_names` order
+                   )->dict: # settings as `random_mix_settings` returns them
+    "Inverse of `settings_vector`."
+    S = (v.shape[1] - 1) // 6
+    return {'gain_db': v[:, :S], 'eq_db': v[:, S:4 * S].reshape(-1, S, 3), 'side_db': v[:, 4 * S:5 * S],
+            'balance_db': v[:, 5 * S:6 * S], 'master_db': v[:, -1]}
+
+def _control_ranges(n_stems=4): # (lo, hi) of every control in `control_names` order
+    per = [SETTING_RANGES['gain_db']] * n_stems + [SETTING_RANGES['eq_db']] * 3 * n_stems + [SETTING_RANGES['side_db']] * n_stems \
+        + [SETTING_RANGES['balance_db']] * n_stems + [SETTING_RANGES['master_db']]
+    return torch.tensor(per)
+
+def _control_stem(n_stems=4): # the stem index of every per-stem control in `control_names` order (master excluded)
+    return [*range(n_stems), *(s for s in range(n_stems) for _ in range(3)), *range(n_stems), *range(n_stems)]
 
 # %% ../nbs/41_encoder.ipynb #09df2bf7
 def _eq3_weights(freqs:torch.Tensor)->torch.Tensor:
@@ -45,6 +79,7 @@ def _eq3_weights(freqs:torch.Tensor)->torch.Tensor:
 def apply_mix_settings(stems:dict, # {stem: (B, C, L)} stereo audio, B = number of settings
                        settings:dict, # from `random_mix_settings` (leading dim B)
                        sample_rate:int=44100, # sample rate (Hz)
+                       compensate_eq:bool=True, # scale each stem's EQ so that it keeps the stem's power (the gain alone sets the level)
                       )->dict: # {stem: (B, 2, L)} processed stems
     "Apply per-stem gain, 3-band EQ, side gain and balance (and the master gain) to every stem."
     out = {}
@@ -54,11 +89,29 @@ def apply_mix_settings(stems:dict, # {stem: (B, C, L)} stereo audio, B = number 
         x = stems[k]; B, C, L = x.shape
         if C == 1: x = x.expand(B, 2, L)
         X = torch.fft.rfft(x, dim=-1)
-        gdb = settings['gain_db'][:, i, None] + settings['master_db'][:, None] + settings['eq_db'][:, i] @ W.T  # (B, F)
+        eq = settings['eq_db'][:, i] @ W.T  # (B, F)
+        if compensate_eq:  # the EQ's power gain on this stem, taken back out
+            pw = (X.real ** 2 + X.imag ** 2).sum(1)  # (B, F)
+            eq = eq - 10 * torch.log10(((pw * torch.pow(10., eq / 10)).sum(-1, keepdim=True) + 1e-20) / (pw.sum(-1, keepdim=True) + 1e-20))
+        gdb = settings['gain_db'][:, i, None] + settings['master_db'][:, None] + eq  # (B, F)
         y = torch.fft.irfft(X * torch.pow(10., gdb / 20)[:, None], n=L, dim=-1)
         m, s = (y[:, 0] + y[:, 1]) / 2, (y[:, 0] - y[:, 1]) / 2 * torch.pow(10., settings['side_db'][:, i, None] / 20)
         p = torch.pow(10., settings['balance_db'][:, i, None] / 40)
         out[k] = torch.stack([(m + s) * p, (m - s) / p], 1)
+    return out
+
+# %% ../nbs/41_encoder.ipynb #b4623cf6
+def normalise_stem_levels(song:dict, # {stem: (C, L) or (B, C, L)} dry stems
+                          level_db:float=-20.0, # target RMS level of every stem (dBFS, over channels and time)
+                          max_gain_db:float=30.0, # largest boost (a near-silent stem is not blown up to full level)
+                          silence_db:float=-70.0, # stems quieter than this are left as they are
+                         )->dict: # same shapes, each stem at `level_db` RMS
+    "Bring every dry stem to the same RMS level, so that a mixing setting alone decides the stems' levels."
+    out = {}
+    for k, x in song.items():
+        rms_db = 10 * torch.log10(x.pow(2).mean((-1, -2), keepdim=True) + 1e-12)
+        g = (level_db - rms_db).clamp(max=max_gain_db).masked_fill(rms_db < silence_db, 0.)
+        out[k] = x * torch.pow(10., g / 20)
     return out
 
 # %% ../nbs/41_encoder.ipynb #659af3cd
@@ -96,9 +149,14 @@ class MixingStyleEncoder(nn.Module):
                  sample_rate:int=44100, # expected sample rate (Hz)
                  seconds:float=10.0, # training segment length (s); informative, any length >= n_fft works
                  stems:tuple=MF56_STEMS, # stem names, in embedding order
+                 levels:tuple=(), # crossovers (Hz) of the level pathway's bands, e.g. (250, 4000); (): no level pathway
+                 side_floor_db:float|None=None, # floor of each bin's side power relative to its mid (e.g. -40); None: none
                 ):
         super().__init__()
         self.config = dict(width=width, dim=dim, n_mels=n_mels, n_fft=n_fft, hop=hop, sample_rate=sample_rate, seconds=seconds, stems=tuple(stems))
+        if levels: self.config['levels'] = tuple(levels)  # (absent from checkpoints made before the level pathway)
+        if side_floor_db is not None: self.config['side_floor_db'] = float(side_floor_db)
+        self.side_floor = None if side_floor_db is None else 10 ** (side_floor_db / 10)
         self.stems, self.sample_rate, self.dim, self.n_fft, self.hop = tuple(stems), sample_rate, dim, n_fft, hop
         self.register_buffer('window', torch.hann_window(n_fft), persistent=False)
         self.register_buffer('mel', AF.melscale_fbanks(n_fft // 2 + 1, 20., sample_rate / 2, n_mels, sample_rate), persistent=False)
@@ -108,7 +166,16 @@ class MixingStyleEncoder(nn.Module):
         fo = n_mels
         for _ in range(6): fo = (fo - 1) // 2 + 1
         self.proj = nn.Linear(2 * ch[-1] * fo, 128)
-        self.head = nn.Sequential(nn.Linear(128 * nc, 512), nn.GELU(), nn.Linear(512, dim))
+        self.levels = tuple(levels)
+        if levels:  # mel bands grouped by centre frequency: broadband, then one group per crossover interval
+            centre = self.mel.argmax(0).float() * sample_rate / n_fft
+            edges = [0., *sorted(levels), sample_rate]
+            groups = [torch.ones(n_mels)] + [((centre >= a) & (centre < b)).float() for a, b in zip(edges[:-1], edges[1:])]
+            self.register_buffer('level_groups', torch.stack(groups, 1), persistent=False)  # (n_mels, 1 + len(levels) + 1)
+            self.level_proj = nn.Linear(3 * len(groups) * nc, 128)
+            self.level_norm = nn.BatchNorm1d(3 * len(groups) * nc, affine=False)  # dataset-wide standardisation (running statistics)
+            self.level_skip = nn.Linear(3 * len(groups) * nc, dim)  # the levels also reach the embedding linearly
+        self.head = nn.Sequential(nn.Linear(128 * (nc + (1 if levels else 0)), 512), nn.GELU(), nn.Linear(512, dim))
 
     def frontend(self, x): # x (B, S, 2, L) stems -> (B*(S+1), 3, n_mels, T) for the stems then the mix
         "Mel levels of mid and side (dB, scaled) and the L-R level difference of every stem and of the mix."
@@ -121,7 +188,9 @@ class MixingStyleEncoder(nn.Module):
         mel = pw @ self.mel  # (3, B, n, T, n_mels)
         pl, pr, cr = mel.reshape(3, B * n, T, -1).unbind(0)
         db = lambda p: 10 * torch.log10(p.clamp_min(0) + 1e-8)
-        m, s, lr = db((pl + pr + 2 * cr) / 2), db((pl + pr - 2 * cr) / 2), db(pl) - db(pr)  # mid, side: M, S = (L ± R)/√2
+        pm, ps = (pl + pr + 2 * cr) / 2, (pl + pr - 2 * cr) / 2  # mid, side: M, S = (L ± R)/√2
+        if self.side_floor is not None: ps = torch.maximum(ps, pm * self.side_floor)  # a mono stem's side is not -inf dB: no cliff at 0 width
+        m, s, lr = db(pm), db(ps), db(pl) - db(pr)
         return torch.stack([(m + 40) / 20, (s + 40) / 20, lr / 10], 1).transpose(-1, -2)  # (B*n, 3, n_mels, T)
 
     def forward(self, stems:dict, # {stem: (B, C, L) or (C, L)} at `self.sample_rate`
@@ -132,14 +201,27 @@ class MixingStyleEncoder(nn.Module):
         xs = _check_stems(stems, self.stems, self.n_fft)
         return self.embed(self.frontend(xs))
 
+    def level_summary(self, h:torch.Tensor)->torch.Tensor: # frontend output (N, 3, n_mels, T) -> (N, 3 * bands)
+        "Levels (dB of time-averaged power) of mid, side − mid and left − right, broadband and per crossover band, from the frontend's dB maps."
+        pm, ps = torch.pow(10., (h[:, 0] * 20 - 40) / 10), torch.pow(10., (h[:, 1] * 20 - 40) / 10)
+        r = torch.pow(10., h[:, 2])  # |L|² / |R|² per bin
+        tot = pm + ps  # = |L|² + |R|²
+        P = torch.stack([pm, ps, tot * r / (1 + r), tot / (1 + r)], 1).mean(-1) @ self.level_groups  # (N, 4, bands): power sums
+        db = 10 * torch.log10(P + 1e-8)
+        return torch.cat([(db[:, 0] + 40) / 20, (db[:, 1] - db[:, 0]) / 20, (db[:, 2] - db[:, 3]) / 10], 1)
+
     def embed(self, h:torch.Tensor)->torch.Tensor: # frontend output (B*(S+1), 3, n_mels, T) -> (B, dim)
         "The CNN + FiLM trunk and the head (training runs the parameter-free frontend without gradients)."
         n = len(self.stems) + 1; B = h.shape[0] // n
+        if self.levels: lv = self.level_summary(h).reshape(B, -1)
         c = torch.arange(n, device=h.device).repeat(B)
         for blk in self.blocks: h = blk(h, c)
         v = torch.cat([h.mean(-1), h.std(-1, unbiased=False)], 1).flatten(1)  # (B*n, 2*ch*F')
-        e = self.head(F.gelu(self.proj(v)).reshape(B, -1))
-        return F.normalize(e, dim=-1)
+        u = F.gelu(self.proj(v)).reshape(B, -1)
+        if self.levels: u = torch.cat([u, F.gelu(self.level_proj(lv))], 1)
+        e = F.normalize(self.head(u), dim=-1)
+        if self.levels: e = F.normalize(e + self.level_skip(self.level_norm(lv)), dim=-1)  # after the first normalisation: its share cannot shrink
+        return e
 
 # %% ../nbs/41_encoder.ipynb #b3399b28
 def _check_stems(stems, names, n_fft=4096):
@@ -170,17 +252,24 @@ class SyntheticSongs:
         return self.songs[int(rng.integers(len(self.songs)))]
 
 # %% ../nbs/41_encoder.ipynb #a5c8991d
+def song_title(track:str)->str: # a track folder's name -> its title ("T (part 2)" -> "T")
+    "The song title of a track folder name: the generator writes a song's parts as `T`, `T (part 2)`, …."
+    return re.sub(r' \(part \d+\)$', '', track)
+
 class FolderSongs:
     "Song source over a MUSDB18-layout folder: random `seconds` crops of `root/<track>/<stem>.wav`."
     def __init__(self, root, # folder holding one sub-folder per track (or train/ and test/ sub-folders)
                  seconds:float=10.0, # segment length (s)
                  sample_rate:int=44100, # sample rate (Hz)
                  split:str='train', # sub-folder used when root has train/ and test/
+                 exclude=(), # titles to leave out (track "T (part 2)" has title "T"), e.g. songs held out for testing
                 ):
         root = Path(root)
         if not root.is_dir(): raise FileNotFoundError(f"{root}: song folder does not exist.")
         if (root / split).is_dir(): root = root / split
-        self.tracks = sorted(d for d in root.iterdir() if d.is_dir() and all((d / f'{k}.wav').exists() for k in MF56_STEMS))
+        exclude = set(exclude)
+        self.tracks = sorted(d for d in root.iterdir() if d.is_dir() and song_title(d.name) not in exclude
+                             and all((d / f'{k}.wav').exists() for k in MF56_STEMS))
         if not self.tracks: raise FileNotFoundError(f"{root}: no track folders with {', '.join(k + '.wav' for k in MF56_STEMS)}.")
         self.seconds, self.sample_rate = seconds, sample_rate
         self.durations = [frames / sr for sr, frames, _ in (audio_info(d / 'vocals.wav') for d in self.tracks)]  # s, read once
@@ -193,18 +282,41 @@ class FolderSongs:
         return {k: F.pad(v, (0, max(0, L - v.shape[-1])))[:, :L] for k, v in out.items()}
 
 # %% ../nbs/41_encoder.ipynb #be34c1aa
+def _hard_pairs(st, n, generator, hard, hard_db):
+    "Turn odd settings into copies of their predecessor with one control moved (group chosen uniformly, then the control)."
+    v, paired = settings_vector(st), []
+    S = st['gain_db'].shape[1]
+    groups = [list(range(0, S)), list(range(S, 4 * S)), list(range(4 * S, 5 * S)), list(range(5 * S, 6 * S)), [6 * S]]
+    for i in range(1, n, 2):
+        u = torch.rand(4, generator=generator)
+        if u[0] >= hard: continue
+        g = groups[int(u[1] * len(groups))]; j = g[int(u[2] * len(g))]
+        d = (hard_db[0] + (hard_db[1] - hard_db[0]) * float(torch.rand((), generator=generator))) * (1 if u[3] < 0.5 else -1)
+        v[i] = v[i - 1]; v[i, j] += d; paired.append(i)
+    return vector_settings(v), paired
+
 def contrastive_batch(source, # song source: callable(rng) -> {stem: (2, L)}
                       n:int, # settings per batch (2n views)
                       rng:np.random.Generator, # song choice
                       generator:torch.Generator, # settings
                       sample_rate:int=44100, # sample rate (Hz)
-                     )->tuple[dict, dict]: # ({stem: (2n, 2, L)} views a then b, the settings)
-    "Views of `n` settings applied to two different songs each (song i and song i+1)."
+                      hard:float=0.0, # probability that an odd setting is its predecessor with one control moved, on the same songs
+                      hard_db:tuple=(2., 8.), # size range of that move (dB, either sign)
+                      normalise:bool=False, # bring every dry stem to the same RMS level first (`normalise_stem_levels`)
+                     )->tuple[dict, dict]: # ({stem: (2n, 2, L)} views a then b, the settings and "active" (2n, S))
+    "Views of `n` settings applied to two different songs each (song i and song i+1), with optional single-control hard negatives."
     songs = [source(rng) for _ in range(n)]
+    active = torch.tensor([[float(s[k].pow(2).mean()) > 1e-6 for k in MF56_STEMS] for s in songs])  # above -60 dB
+    if normalise: songs = [normalise_stem_levels(s) for s in songs]
     st = random_mix_settings(n, generator)
-    a = {k: torch.stack([s[k] for s in songs]) for k in MF56_STEMS}
-    b = {k: torch.roll(v, -1, 0) for k, v in a.items()}
+    ia, ib = list(range(n)), [(i + 1) % n for i in range(n)]
+    if hard > 0:
+        st, paired = _hard_pairs(st, n, generator, hard, hard_db)
+        for i in paired: ia[i], ib[i] = ia[i - 1], ib[i - 1]
+    a = {k: torch.stack([songs[i][k] for i in ia]) for k in MF56_STEMS}
+    b = {k: torch.stack([songs[i][k] for i in ib]) for k in MF56_STEMS}
     wa, wb = apply_mix_settings(a, st, sample_rate), apply_mix_settings(b, st, sample_rate)
+    st['active'] = torch.cat([active[ia], active[ib]])  # (2n, S): which stems of each view are not silent (above -60 dB)
     return {k: torch.cat([wa[k], wb[k]]) for k in MF56_STEMS}, st
 
 def nt_xent(z:torch.Tensor, # (2n, d) L2-normalised embeddings, views a then b
@@ -251,34 +363,57 @@ def train_encoder(out, # run folder: last.pt (resumable) and encoder.pt (final w
                   checkpoint_every:int=25, # steps between resumable checkpoints
                   callback=None, # called with a `StepCompleted` (1-based step, loss, lr) after every step
                   progress:bool=False, # show a `tqdm.auto` progress bar
+                  hard:float=0.0, # share of single-control hard negatives (see `contrastive_batch`)
+                  normalise:bool=False, # level-normalise the dry stems before the settings (see `normalise_stem_levels`)
+                  control_weight:float=0.0, # weight of the auxiliary loss: a linear head regresses the controls from the embedding
+                  temperature:float=0.1, # NT-Xent temperature
+                  levels:tuple=(), # crossovers (Hz) of the encoder's level pathway ((): none)
+                  control_scale:float=4.0, # norm of each row of the control head: the embedding must move by (control change) / scale
+                  side_floor_db:float|None=None, # the encoder's side floor relative to the mid (dB; None: none)
+                  init=None, # start from the weights of this encoder checkpoint (fine-tuning; ignored when resuming)
                  )->MixingStyleEncoder: # the trained encoder
-    "Contrastive training of a `MixingStyleEncoder` (resumable)."
+    "Contrastive training of a `MixingStyleEncoder` (resumable), optionally with hard negatives and a control-regression head."
     if steps < 1: raise ValueError(f"steps must be >= 1, got {steps}.")
     if batch < 2: raise ValueError(f"batch must be >= 2 (negatives come from the batch), got {batch}.")
+    if not 0 <= hard <= 1: raise ValueError(f"hard must be in [0, 1], got {hard}.")
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    enc = MixingStyleEncoder(width=width, seconds=seconds, hop=hop)
-    opt = torch.optim.Adam(enc.parameters(), lr=lr)
+    enc = MixingStyleEncoder(width=width, seconds=seconds, hop=hop, levels=levels, side_floor_db=side_floor_db)
+    recipe = dict(batch=batch, lr=lr, seed=seed, hard=hard, normalise=normalise, control_weight=control_weight, temperature=temperature, levels=levels, control_scale=control_scale, init=None if init is None else str(init))
+    lo, hi = _control_ranges(len(enc.stems)).unbind(1)
+    head = nn.Linear(enc.dim, len(lo))  # trained with the encoder, not shipped; rows used at norm `control_scale`
+    opt = torch.optim.Adam([*enc.parameters(), *head.parameters()], lr=lr)
     rng, gen, start = np.random.default_rng(seed), torch.Generator().manual_seed(seed), 0
     ck = out / 'last.pt'
     if ck.exists():
         st = torch.load(ck, map_location='cpu', weights_only=False)
         if st['config'] != enc.config: raise ValueError(f"{ck}: checkpoint config {st['config']} differs from the requested {enc.config}; use another --out.")
+        if st.get('recipe', recipe) != recipe: raise ValueError(f"{ck}: checkpoint recipe {st['recipe']} differs from the requested {recipe}; use another --out.")
         enc.load_state_dict(st['model']); opt.load_state_dict(st['opt']); start = st['step']
+        if 'head' in st: head.load_state_dict(st['head'])
         rng.bit_generator.state = st['rng']; gen.set_state(st['gen'])
+    elif init is not None:  # same architecture, other weights: e.g. a run continued with another frontend option
+        ck0 = torch.load(init, map_location='cpu', weights_only=True)
+        load_weights(enc, unwrap_state_dict(ck0, str(init)), name=str(init))
     source = source or SyntheticSongs('train', seconds, enc.sample_rate, seed=seed)
     with EventSink(callback, progress, desc='encoder') as sink:
         for step in range(start, steps):
-            views, _ = contrastive_batch(source, batch, rng, gen, enc.sample_rate)
+            views, sets = contrastive_batch(source, batch, rng, gen, enc.sample_rate, hard=hard, normalise=normalise)
             with torch.no_grad(): h = enc.frontend(_check_stems(views, enc.stems, enc.n_fft))  # no gradient to the audio needed
-            loss = nt_xent(enc.embed(h))
+            z = enc.embed(h)
+            loss = nt_xent(z, temperature)
+            if control_weight > 0:
+                target = ((settings_vector(sets) - lo) / (hi - lo) * 2 - 1).repeat(2, 1)  # each control in [-1, 1], views a and b
+                pred = F.linear(z, control_scale * F.normalize(head.weight, dim=1), head.bias)  # a readout with bounded weights:
+                w = torch.cat([sets['active'][:, _control_stem(len(enc.stems))], torch.ones(len(z), 1)], 1).float()  # a silent stem's controls are unknowable
+                loss = loss + control_weight * ((pred - target) ** 2 * w).sum() / w.sum()  # a control can only change it by moving the embedding
             opt.zero_grad(); loss.backward()
-            torch.nn.utils.clip_grad_norm_(enc.parameters(), 1.0); opt.step()
+            torch.nn.utils.clip_grad_norm_([*enc.parameters(), *head.parameters()], 1.0); opt.step()
             if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
-                save_checkpoint(dict(model=enc.state_dict(), opt=opt.state_dict(), step=step + 1, config=enc.config,
-                                  rng=rng.bit_generator.state, gen=gen.get_state()), ck)
+                save_checkpoint(dict(model=enc.state_dict(), head=head.state_dict(), opt=opt.state_dict(), step=step + 1, config=enc.config,
+                                     recipe=recipe, rng=rng.bit_generator.state, gen=gen.get_state()), ck)
             sink(StepCompleted(step + 1, steps, loss.item(), lr))
-    save_checkpoint(dict(config=enc.config, state_dict=enc.state_dict(), meta=dict(steps=steps, batch=batch, lr=lr, seed=seed)), out / 'encoder.pt')
+    save_checkpoint(dict(config=enc.config, state_dict=enc.state_dict(), meta=dict(steps=steps, **recipe)), out / 'encoder.pt')
     return enc
 
 # %% ../nbs/41_encoder.ipynb #7eb8e84a
@@ -298,3 +433,115 @@ def from_pretrained(cls:MixingStyleEncoder,
     try: enc = cls(**cfg)
     except TypeError as e: raise EncoderError(f"{path}: not a mixing-style encoder checkpoint ({e}).") from None
     return load_weights(enc, unwrap_state_dict(ck, str(path)), name=str(path)).eval()
+
+# %% ../nbs/41_encoder.ipynb #6ac0eb54
+@torch.no_grad()
+def _represent(space, views, batch=8):
+    "Embeddings (encoder) or MF-56 vectors ('features') of a batch of views, `batch` at a time."
+    n = next(iter(views.values())).shape[0]
+    f = (lambda v: mixing_features(v)) if isinstance(space, str) else space
+    return torch.cat([f({k: x[i:i + batch] for k, x in views.items()}) for i in range(0, n, batch)])
+
+def style_distance(space, # a mixing-style encoder, or "features" (MF-56)
+                   a:torch.Tensor, b:torch.Tensor, # representations (..., d)
+                  )->torch.Tensor: # (...,)
+    "The distance each style space is optimised with: 1 − cos for embeddings, the normalised MF-56 distance for features."
+    if isinstance(space, str): return feature_distance(a, b)
+    return 1 - (F.normalize(a, dim=-1) * F.normalize(b, dim=-1)).sum(-1)
+
+def _check_space(space):
+    if isinstance(space, str) and space != 'features': raise ValueError(f"space must be an encoder or 'features', got {space!r}.")
+
+def _render(songs, st, sample_rate):
+    "Song i under setting i, every song's stems stacked: {stem: (n, 2, L)}."
+    x = {k: torch.stack([s[k] for s in songs]) for k in MF56_STEMS}
+    return apply_mix_settings(x, st, sample_rate)
+
+def control_sensitivity(space, # a mixing-style encoder (module: stems -> embedding) or "features" (MF-56)
+                        songs:list, # held-out songs: {stem: (2, L)} dicts of the same length
+                        delta_db:float=6.0, # the move of each control (applied as +delta and -delta)
+                        curve_db:tuple=(1.5, 3., 4.5, 6., 9., 12.), # gain offsets of the monotonicity curve (empty: no curve)
+                        controls:list|None=None, # indices into `control_names()` to move; None: all
+                        seed:int=0, # seed of the base settings
+                        sample_rate:int=44100, # sample rate (Hz)
+                       )->dict: # see below
+    "Per control: distance(song, song with that one control moved) ÷ median distance(two songs under the same settings)."
+    _check_space(space)
+    if len(songs) < 2: raise ValueError(f"control_sensitivity needs at least 2 songs (the cross-song distance), got {len(songs)}.")
+    n, names = len(songs), control_names()
+    controls = list(range(len(names))) if controls is None else list(controls)
+    base = settings_vector(random_mix_settings(n, torch.Generator().manual_seed(seed)))
+    rep = lambda v: _represent(space, _render(songs, vector_settings(v), sample_rate))
+    r0 = rep(base)
+    cross = torch.stack([style_distance(space, r0[i], rep(base[i].expand(n, -1))[torch.arange(n) != i]) for i in range(n)])  # song i vs every other song, setting i
+    change = torch.zeros(len(controls), 2, n)
+    for c, j in enumerate(controls):
+        for s, sign in enumerate((1., -1.)):
+            v = base.clone(); v[:, j] += sign * delta_db
+            change[c, s] = style_distance(space, r0, rep(v))
+    S = len(MF56_STEMS); curve = torch.zeros(S, len(curve_db), n)
+    for k in range(S):
+        for c, d in enumerate(curve_db):
+            v = base.clone(); v[:, k] += d
+            curve[k, c] = style_distance(space, r0, rep(v))
+    cm = float(cross.median())
+    mono = (torch.cat([torch.zeros(S, 1, n), curve], 1).diff(dim=1) > 0).all(1) if len(curve_db) else None  # (S, n): rises from 0 dB on
+    return dict(controls=[names[j] for j in controls], ratio=(change.flatten(1).median(1).values / cm).tolist(),
+                change_median=change.flatten(1).median(1).values.tolist(), cross_median=cm,
+                curve_db=list(curve_db), gain_curve=(curve.median(-1).values / cm).tolist(),
+                monotone_fraction=None if mono is None else float(mono.float().mean()), songs=n, delta_db=delta_db)
+
+# %% ../nbs/41_encoder.ipynb #0355ba4e
+def _probe_data(space, songs, per_song, seed, normalise, sample_rate, batch=8):
+    X, Y, A = [], [], []
+    for i, s in enumerate(songs):
+        A.append(torch.tensor([float(s[k].pow(2).mean()) > 1e-6 for k in MF56_STEMS]).repeat(per_song, 1))  # stems above -60 dB
+        s = normalise_stem_levels(s) if normalise else s
+        st = random_mix_settings(per_song, torch.Generator().manual_seed(seed + i))
+        for j in range(0, per_song, batch):
+            sub = {k: v[j:j + batch] for k, v in st.items()}
+            m = sub['master_db'].shape[0]
+            X.append(_represent(space, apply_mix_settings({k: v[None].expand(m, -1, -1) for k, v in s.items()}, sub, sample_rate)))
+        Y.append(settings_vector(st))
+    A = torch.cat(A); A = torch.cat([A[:, _control_stem(A.shape[1])], torch.ones(len(A), 1, dtype=torch.bool)], 1)  # per control
+    return torch.cat(X).double(), torch.cat(Y).double(), torch.arange(len(songs)).repeat_interleave(per_song), A
+
+def _r2_masked(Y, P, M): # R² per column over the rows where M is true
+    return torch.stack([_r2(Y[M[:, j], j:j + 1], P[M[:, j], j:j + 1])[0] if M[:, j].sum() > 1 else torch.tensor(float('nan'), dtype=Y.dtype)
+                        for j in range(Y.shape[1])])
+
+def _ridge(X, Y, alpha): # X, Y centred; (d, k) weights
+    U, s, Vh = torch.linalg.svd(X, full_matrices=False)
+    return Vh.T @ ((s / (s ** 2 + alpha))[:, None] * (U.T @ Y))
+
+def _r2(Y, P): return 1 - ((Y - P) ** 2).sum(0) / ((Y - Y.mean(0)) ** 2).sum(0).clamp_min(1e-12)
+
+def control_probes(space, # a mixing-style encoder or "features" (MF-56)
+                   train_songs:list, # songs the probe is fitted on
+                   test_songs:list, # other songs it is scored on (R²)
+                   per_song:int=24, # random settings per song
+                   alphas:tuple=(1e-2, 1e-1, 1., 10., 100., 1000., 1e4), # ridge strengths, chosen per control by song-grouped CV on train
+                   normalise:bool=True, # level-normalise the dry stems first, so a gain setting is the stem's level
+                   seed:int=0, # settings seed (test songs use seed + 10_000)
+                   clip:float=6.0, # standardised representation values are clipped to ±clip (outliers such as a silent stem's features)
+                   sample_rate:int=44100, # sample rate (Hz)
+                  )->dict: # {"controls", "r2" (per control on the test songs), "alpha"}
+    "Linear (ridge) probes from a style representation to each mixing control, scored by R² on held-out songs."
+    _check_space(space)
+    if len(train_songs) < 2 or not test_songs: raise ValueError("control_probes needs at least 2 train songs and 1 test song.")
+    Xtr, Ytr, g, Atr = _probe_data(space, train_songs, per_song, seed, normalise, sample_rate)
+    Xte, Yte, _, Ate = _probe_data(space, test_songs, per_song, seed + 10_000, normalise, sample_rate)
+    mu, sd = Xtr.mean(0), Xtr.std(0).clamp_min(1e-8); ym = Ytr.mean(0)
+    Xtr, Xte = ((Xtr - mu) / sd).clamp(-clip, clip), ((Xte - mu) / sd).clamp(-clip, clip)  # standardised on train, outliers clipped
+    folds = min(4, len(train_songs)); cv = torch.zeros(len(alphas), Ytr.shape[1])
+    for f in range(folds):  # song-grouped folds: a fold's songs are never in its fit
+        te = (g % folds) == f; tr = ~te
+        xm, ymf = Xtr[tr].mean(0), Ytr[tr].mean(0)
+        for a, al in enumerate(alphas):
+            W = _ridge(Xtr[tr] - xm, Ytr[tr] - ymf, al)
+            cv[a] += _r2_masked(Ytr[te], (Xtr[te] - xm) @ W + ymf, Atr[te]).nan_to_num(-1.) / folds
+    best = cv.argmax(0)
+    W = torch.stack([_ridge(Xtr - Xtr.mean(0), Ytr - ym, alphas[int(b)])[:, j] for j, b in enumerate(best)], 1)
+    r2 = _r2_masked(Yte, (Xte - Xtr.mean(0)) @ W + ym, Ate)  # a silent stem's controls cannot be heard: left out
+    return dict(controls=control_names(), r2=r2.tolist(), alpha=[alphas[int(b)] for b in best], train_songs=len(train_songs),
+                test_songs=len(test_songs), per_song=per_song, test_rows=Ate.sum(0).tolist())
