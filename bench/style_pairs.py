@@ -6,7 +6,7 @@ baselines, a known-style check and the distance each run did not optimise (issue
     python bench/style_pairs.py run --songs ... --out OUT2 --pairs 9 --known 0 --modes features --static-steps 0 --identity-weight 1
 
 `--songs` is a MUSDB18-layout folder of the shipped separator's held-out songs (bench/separator_data.py's test split;
-the style encoder never saw these generated songs either: it trained on `toy_song`s). One track per song (the first
+the style encoder's training left these titles out too: bench/encoder_heldout_titles.txt). One track per song (the first
 window), its first `--duration` seconds. Each song is separated once with the shipped separator, exactly as the
 pipeline does, and the stems are passed to `StyleTransfer.run`. Runs are written one JSON each under OUT/runs and are
 skipped when present, so the command resumes.
