@@ -20,8 +20,8 @@ from fastcore.basics import patch
 from .checkpoint import CheckpointError, save_checkpoint, unwrap_state_dict, load_weights
 
 # %% auto #0
-__all__ = ['SETTING_RANGES', 'CONTROL_GROUPS', 'EQ_BANDS', 'HELD_OUT_SEED', 'random_mix_settings', 'control_names',
-           'settings_vector', 'vector_settings', 'apply_mix_settings', 'normalise_stem_levels', 'EncoderError', 'FiLM',
+__all__ = ['SETTING_RANGES', 'EQ_BANDS', 'HELD_OUT_SEED', 'random_mix_settings', 'control_names', 'settings_vector',
+           'vector_settings', 'apply_mix_settings', 'normalise_stem_levels', 'EncoderError', 'FiLM',
            'MixingStyleEncoder', 'SyntheticSongs', 'song_title', 'FolderSongs', 'contrastive_batch', 'nt_xent',
            'retrieval_accuracy', 'train_encoder', 'style_distance', 'control_sensitivity', 'control_probes']
 
@@ -39,7 +39,6 @@ def random_mix_settings(n:int, # number of settings
     return st
 
 # %% ../nbs/41_encoder.ipynb #2da9b03f
-CONTROL_GROUPS = ('gain_db', 'eq_db', 'side_db', 'balance_db', 'master_db')
 EQ_BANDS = ('low', 'mid', 'high')
 
 def control_names(stems:tuple=MF56_STEMS, # stem names, in settings order
@@ -113,6 +112,9 @@ def normalise_stem_levels(song:dict, # {stem: (C, L) or (B, C, L)} dry stems
         g = (level_db - rms_db).clamp(max=max_gain_db).masked_fill(rms_db < silence_db, 0.)
         out[k] = x * torch.pow(10., g / 20)
     return out
+
+def _active_stems(song:dict)->torch.Tensor: # (S,) bool in MF-56 order: the stems above -60 dB (mean power 1e-6)
+    return torch.tensor([float(song[k].pow(2).mean()) > 1e-6 for k in MF56_STEMS])
 
 # %% ../nbs/41_encoder.ipynb #659af3cd
 class EncoderError(ValueError):
@@ -306,7 +308,7 @@ def contrastive_batch(source, # song source: callable(rng) -> {stem: (2, L)}
                      )->tuple[dict, dict]: # ({stem: (2n, 2, L)} views a then b, the settings and "active" (2n, S))
     "Views of `n` settings applied to two different songs each (song i and song i+1), with optional single-control hard negatives."
     songs = [source(rng) for _ in range(n)]
-    active = torch.tensor([[float(s[k].pow(2).mean()) > 1e-6 for k in MF56_STEMS] for s in songs])  # above -60 dB
+    active = torch.stack([_active_stems(s) for s in songs])
     if normalise: songs = [normalise_stem_levels(s) for s in songs]
     st = random_mix_settings(n, generator)
     ia, ib = list(range(n)), [(i + 1) % n for i in range(n)]
@@ -495,7 +497,7 @@ def control_sensitivity(space, # a mixing-style encoder (module: stems -> embedd
 def _probe_data(space, songs, per_song, seed, normalise, sample_rate, batch=8):
     X, Y, A = [], [], []
     for i, s in enumerate(songs):
-        A.append(torch.tensor([float(s[k].pow(2).mean()) > 1e-6 for k in MF56_STEMS]).repeat(per_song, 1))  # stems above -60 dB
+        A.append(_active_stems(s).repeat(per_song, 1))
         s = normalise_stem_levels(s) if normalise else s
         st = random_mix_settings(per_song, torch.Generator().manual_seed(seed + i))
         for j in range(0, per_song, batch):
