@@ -13,7 +13,8 @@ import torchaudio.functional as AF
 
 # %% auto #0
 __all__ = ['STEMS', 'AudioError', 'ClippingWarning', 'db_to_amp', 'amp_to_db', 'peak_db', 'rms_db', 'to_channels', 'to_stereo',
-           'resample', 'stft', 'istft', 'audio_info', 'load_audio', 'save_audio', 'safe_name', 'show_audio', 'listen']
+           'resample', 'stft', 'istft', 'complex_mul', 'audio_info', 'load_audio', 'save_audio', 'safe_name',
+           'show_audio', 'listen']
 
 # %% ../nbs/00_audio.ipynb #f33fc4c4
 class AudioError(ValueError):
@@ -105,6 +106,14 @@ def istft(X:torch.Tensor, # complex (..., n_fft//2 + 1, frames)
     if window is None: window = torch.hann_window(n_fft, device=X.device, dtype=X.real.dtype)
     y = torch.istft(X.reshape(-1, *X.shape[-2:]), n_fft, hop, window=window, center=True, normalized=normalized, length=length)
     return y.reshape(*X.shape[:-2], length)
+
+# %% ../nbs/00_audio.ipynb #548a65e2
+def complex_mul(a:torch.Tensor, # (..., 2): real and imaginary parts
+                b:torch.Tensor, # (..., 2), broadcastable with `a`
+               )->torch.Tensor: # (..., 2): the complex product a·b
+    "Complex product of tensors holding (real, imaginary) pairs in their last axis."
+    ar, ai = a.unbind(-1); br, bi = b.unbind(-1)
+    return torch.stack([ar * br - ai * bi, ar * bi + ai * br], -1)
 
 # %% ../nbs/00_audio.ipynb #98c07da6
 def audio_info(path, # an audio file

@@ -9,13 +9,13 @@ from pathlib import Path
 from fastcore.script import anno_parser, Param
 from .audio import save_audio, safe_name, audio_info
 from .events import EventSink, drain, ValidationCompleted
-from .inference import InferenceEngine, InferenceOutput
+from .inference import InferenceEngine, InferenceOutput, exported_format
 from .pretrained import pretrained_separator, list_separators
 
 # %% auto #0
 __all__ = ['AUDIO_EXTS', 'UsageError', 'find_tracks', 'separate_files', 'run_command', 'separate_cli', 'make_dataset_cli',
            'musdb_stereo_wav_cli', 'sashimi_train_cli', 'train_encoder_cli', 'train_cli', 'evaluate_cli',
-           'style_transfer_cli']
+           'style_transfer_cli', 'export_cli', 'serve_cli']
 
 # %% ../nbs/60_cli.ipynb #e82c5a92
 AUDIO_EXTS = ('.wav', '.flac', '.ogg', '.aiff', '.aif', '.mp3')
@@ -100,6 +100,11 @@ def run_command(func, # the command: a function whose parameters carry comments 
 # %% ../nbs/60_cli.ipynb #5d8c78ce
 def _check_model_args(config:str|None, checkpoint:str|None, model:str|None, random_weights:bool, verb:str):
     "One sentence for each contradictory or incomplete choice of model, before any file is read."
+    if config is not None and exported_format(config):  # a file written by mss-export: config and weights in one
+        if model: raise UsageError("give --model (a shipped separator) or --config (your own model), not both.")
+        if checkpoint: raise UsageError(f"{config} is an exported model and carries its own weights; drop --checkpoint.")
+        if random_weights: raise UsageError(f"--random-weights contradicts {config}, an exported model with its own weights.")
+        return
     if config is None:
         if checkpoint: raise UsageError("--checkpoint needs --config (the model the weights belong to); give neither to use the shipped separator.")
         if random_weights: raise UsageError("--random-weights needs --config: the model to build.")
@@ -122,7 +127,7 @@ def _engine(config:str|None, checkpoint:str|None, model:str|None, random_weights
 
 def _separate(inputs:Param("audio files or folders to separate", str, nargs='*'),
               model:str=None, # a separator shipped with mss (default: scnet-synth; see --list-models)
-              config:str=None, # your own model instead: an mss or MSST-style YAML (with --checkpoint)
+              config:str=None, # your own model instead: an mss or MSST-style YAML (with --checkpoint), or a file written by mss-export
               checkpoint:str=None, # the weights of --config (.ckpt/.pt/.pth)
               random_weights:bool=False, # with --config and no --checkpoint: separate with random weights (for testing)
               list_models:bool=False, # print the shipped separators and exit
@@ -295,7 +300,7 @@ def train_cli():
 
 # %% ../nbs/60_cli.ipynb #21580cd3
 def _evaluate(model:str=None, # a separator shipped with mss (default: scnet-synth; see mss-separate --list-models)
-              config:str=None, # your own model instead: an mss or MSST-style YAML (with --checkpoint)
+              config:str=None, # your own model instead: an mss or MSST-style YAML (with --checkpoint), or a file written by mss-export
               checkpoint:str=None, # the weights of --config (.ckpt/.pt/.pth)
               random_weights:bool=False, # with --config and no --checkpoint: evaluate random weights (a floor)
               data_root:str=None, # MUSDB18(-HQ)-layout folder (test/ and train/ of track folders)
@@ -387,3 +392,69 @@ def _style_transfer(input_audio:str=None, # the song to re-mix (any file soundfi
 def style_transfer_cli():
     "Entry point of `mss-style-transfer`."
     run_command(_style_transfer, 'mss-style-transfer')
+
+# %% ../nbs/60_cli.ipynb #0c425624
+def _export(model:str=None, # a separator shipped with mss to export (default: scnet-synth; see mss-separate --list-models)
+            config:str=None, # your own model instead: an mss or MSST-style YAML (with --checkpoint)
+            checkpoint:str=None, # the weights of --config (.ckpt/.pt/.pth)
+            random_weights:bool=False, # with --config and no --checkpoint: export random weights (for testing)
+            format:str='onnx', # onnx or torchscript
+            out:str=None, # the file to write, e.g. model.onnx or model.ts (required)
+            chunk_seconds:float=None, # chunk length the exported network takes (s); default: the config's inference chunk
+            model_type:str=None, # model type for MSST configs that do not name it (e.g. scnet_masked)
+            overwrite:bool=False, # replace an existing --out file
+           ):
+    "Export a separator's network to ONNX or TorchScript with its config, checked against PyTorch; run it with --config FILE."
+    import dataclasses, time
+    if format not in ('onnx', 'torchscript'): raise UsageError(f"--format must be onnx or torchscript, got {format!r}.")
+    if not out: raise UsageError("--out is required: the file to write (e.g. model.onnx).")
+    if Path(out).exists() and not overwrite: raise UsageError(f"{out} exists; pass --overwrite to replace it.")
+    if chunk_seconds is not None and not chunk_seconds > 0: raise UsageError(f"--chunk-seconds must be > 0, got {chunk_seconds}.")
+    if config is not None and exported_format(config): raise UsageError(f"{config} is already an exported model; export from its config and checkpoint.")
+    engine = _engine(config, checkpoint, model, random_weights, 'mss-export', 'export', device='cpu', model_type=model_type)
+    from mss.export import export_onnx, export_torchscript
+    c = engine.config
+    n = round((chunk_seconds or c.chunk_size_seconds) * c.fs)
+    t0 = time.time()
+    path = (export_onnx if format == 'onnx' else export_torchscript)(engine.model, out, n, dataclasses.replace(c, chunk_size_seconds=n / c.fs))
+    print(f"wrote {path} ({format}, {path.stat().st_size / 1e6:.1f} MB, chunks of {n} samples = {n / c.fs:g} s; "
+          f"matches PyTorch within 1e-4) in {time.time() - t0:.0f} s. Run it with: mss-separate SONG --config {path}")
+
+def export_cli():
+    "Entry point of `mss-export`."
+    run_command(_export, 'mss-export')
+
+# %% ../nbs/60_cli.ipynb #abe11ec4
+def _serve(model:str=None, # a separator shipped with mss (default: scnet-synth; see mss-separate --list-models)
+           config:str=None, # your own model instead: an mss or MSST-style YAML (with --checkpoint), or a file written by mss-export
+           checkpoint:str=None, # the weights of --config (.ckpt/.pt/.pth)
+           random_weights:bool=False, # with --config and no --checkpoint: serve random weights (for testing)
+           host:str='127.0.0.1', # interface to listen on (0.0.0.0: every interface)
+           port:int=8000, # TCP port (0: any free port)
+           workdir:str=None, # folder for uploads and stems (default: a temporary folder, removed at exit)
+           max_upload_mb:float=256.0, # largest uploaded file in MB; larger ones are refused (413) while they arrive
+           max_files:int=16, # most files in one request
+           job_ttl:float=3600.0, # seconds after which a finished job's files are deleted
+           device:str=None, # cpu, cuda, cuda:1, … (default: cuda if available)
+           batch_size:int=None, # chunks per model call (default: from the config)
+           model_type:str=None, # model type for MSST configs that do not name it (e.g. scnet_masked)
+           float32:bool=False, # serve 32-bit float WAV stems instead of 16-bit PCM
+          ):
+    "Serve a separator over HTTP: POST /separate, GET /jobs/{id}, stems as WAV and ZIP, progress over a WebSocket."
+    try: from mss import serve as srv
+    except ImportError as e: raise UsageError(f'mss-serve needs the optional serve extra ({e.name or e} is missing): pip install "mss[serve]".') from None
+    if not 0 <= port <= 65535: raise UsageError(f"--port must be in [0, 65535], got {port}.")
+    if max_upload_mb <= 0: raise UsageError(f"--max-upload-mb must be > 0, got {max_upload_mb}.")
+    if max_files < 1: raise UsageError(f"--max-files must be >= 1, got {max_files}.")
+    if job_ttl <= 0: raise UsageError(f"--job-ttl must be > 0 seconds, got {job_ttl}.")
+    if batch_size is not None and batch_size < 1: raise UsageError(f"--batch-size must be >= 1, got {batch_size}.")
+    engine = _engine(config, checkpoint, model, random_weights, 'mss-serve', 'serve',
+                     device=device, model_type=model_type, batch_size=batch_size)
+    def announce(url): print(f"mss-serve: listening on {url} ({type(engine.model).__name__}: {', '.join(engine.stems)}; "
+                             f"{engine.device}); Ctrl-C stops it", file=sys.stderr, flush=True)
+    srv.serve(engine, host, port, announce, workdir=workdir, max_upload_mb=max_upload_mb, job_ttl_s=job_ttl,
+              max_files=max_files, subtype='FLOAT' if float32 else 'PCM_16')
+
+def serve_cli():
+    "Entry point of `mss-serve`."
+    run_command(_serve, 'mss-serve')

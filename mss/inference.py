@@ -4,6 +4,7 @@
 
 # %% ../nbs/20_inference.ipynb #fad1f955
 from __future__ import annotations
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -20,7 +21,7 @@ from .models import load_config, load_msst_model
 from .pretrained import SEPARATORS, pretrained_separator
 
 # %% auto #0
-__all__ = ['InferenceOutput', 'InferenceEngine']
+__all__ = ['InferenceOutput', 'InferenceEngine', 'exported_format']
 
 # %% ../nbs/20_inference.ipynb #41198944
 @dataclass
@@ -58,6 +59,16 @@ class InferenceEngine:
                 f"hop={c.hop_size_seconds:g} s, batch={c.batch_size}, normalize={c.normalize}, device={self.device})")
 
 # %% ../nbs/20_inference.ipynb #9fc26caa
+def exported_format(path, # any file path
+                   )->str|None: # 'onnx', 'torchscript', or None
+    "Whether `path` is a model written by `mss.export`: an `.onnx` file, or a TorchScript archive carrying mss metadata."
+    p = Path(path)
+    if not p.is_file(): return None
+    if p.suffix.lower() == '.onnx': return 'onnx'
+    import zipfile
+    if not zipfile.is_zipfile(p): return None
+    with zipfile.ZipFile(p) as z: return 'torchscript' if any(n.endswith('/extra/mss.json') for n in z.namelist()) else None
+
 @patch(cls_method=True)
 def from_pretrained(cls:InferenceEngine,
                     config_path=None, # an `mss` or MSST-style YAML file, or the name of a shipped separator; None: the default shipped separator
@@ -67,7 +78,12 @@ def from_pretrained(cls:InferenceEngine,
                     strict:bool=True, # refuse missing/unexpected keys
                     **overrides, # InferenceConfig fields to override: batch_size, hop_size_seconds, normalize, derived_stems…
                    )->InferenceEngine:
-    "Build an engine from a config file and a checkpoint, or from a separator shipped with the package (no arguments: the default)."
+    "Build an engine from a config file and a checkpoint, a file written by `mss.export`, or a separator shipped with the package (no arguments: the default)."
+    if config_path is not None and exported_format(config_path):
+        if checkpoint_path is not None: raise ConfigError(f"{config_path}: an exported model carries its own weights; give no checkpoint_path.")
+        from .export import load_exported  # mss.export builds on this module: imported only when an exported file is given
+        model, inf = load_exported(config_path, device)
+        return cls(model, _override(inf, overrides), device)
     if config_path is None or (isinstance(config_path, str) and config_path in SEPARATORS and not Path(config_path).exists()):
         if checkpoint_path is not None: raise ConfigError("a shipped separator brings its own weights: give checkpoint_path only with a config file.")
         shipped = pretrained_separator(config_path)
@@ -80,11 +96,12 @@ def from_pretrained(cls:InferenceEngine,
         cfg = load_config(config_path, model_type)
         model, inf = cfg.build(), cfg.inference
         if checkpoint_path is not None: load_weights(model, load_state_dict_file(checkpoint_path), strict, str(checkpoint_path))
+    return cls(model, _override(inf, overrides), device)
+
+def _override(inf:InferenceConfig, overrides:dict)->InferenceConfig:
     bad = [k for k in overrides if k not in InferenceConfig.__dataclass_fields__]
     if bad: raise ConfigError(f"unknown inference option(s) {', '.join(map(repr, bad))}; known: {', '.join(InferenceConfig.__dataclass_fields__)}.")
-    import dataclasses
-    inf = dataclasses.replace(inf, **{k: v for k, v in overrides.items() if v is not None})
-    return cls(model, inf, device)
+    return dataclasses.replace(inf, **{k: v for k, v in overrides.items() if v is not None})
 
 # %% ../nbs/20_inference.ipynb #992d31b5
 @patch

@@ -11,12 +11,13 @@ from typing import NamedTuple
 import torch
 import torch.nn as nn
 import torchaudio
-from ..audio import stft, istft
+from ..audio import stft, istft, complex_mul
 from ..config import SeparatorConfig, ConfigError
 
 # %% auto #0
 __all__ = ['BandItConfig', 'QueryBandItConfig', 'band_stft', 'band_istft', 'BandLayout', 'musical_bands', 'BandSplit',
-           'ResidualRNN', 'TFModel', 'MaskEstimator', 'BandIt', 'FiLM', 'BandLatent', 'QueryBandIt', 'QueryEncoder']
+           'ResidualRNN', 'TFModel', 'MaskEstimator', 'BandItFraming', 'BandIt', 'FiLM', 'BandLatent', 'QueryBandIt',
+           'QueryEncoder']
 
 # %% ../../nbs/11_models.bandit.ipynb #111535bf
 @dataclass
@@ -110,10 +111,10 @@ class BandSplit(nn.Module):
         self.norms = nn.ModuleList(nn.LayerNorm(d) for d in dims)
         self.fcs = nn.ModuleList(nn.Linear(d, emb_dim) for d in dims)
 
-    def forward(self, X:torch.Tensor, # complex STFT (B, C, F, T)
+    def forward(self, X:torch.Tensor, # STFT (B, C, F, T) complex, or its real view (B, C, F, T, 2)
                )->torch.Tensor: # (B, K, T, D)
-        B, _, _, T = X.shape
-        Xr = torch.view_as_real(X).permute(0, 3, 1, 2, 4)  # (B, T, C, F, 2)
+        Xr = (torch.view_as_real(X) if X.is_complex() else X).permute(0, 3, 1, 2, 4)  # (B, T, C, F, 2)
+        B, T = Xr.shape[:2]
         out = [fc(norm(Xr[:, :, :, s:e].reshape(B, T, -1)))
                for s, e, norm, fc in zip(self.starts, self.ends, self.norms, self.fcs)]
         return torch.stack(out, 1)
@@ -172,13 +173,18 @@ class MaskEstimator(nn.Module):
         self.register_buffer('index', idx, persistent=False)
         self.register_buffer('weight', w, persistent=False)
 
-    def forward(self, z:torch.Tensor, # band features (B, K, T, D)
-               )->torch.Tensor: # complex mask (B, C, F, T)
+    def masks(self, z:torch.Tensor, # band features (B, K, T, D)
+             )->torch.Tensor: # real view of the complex mask (B, C, F, T, 2)
+        "The merged mask as (real, imaginary) pairs (what exported models compute: no complex tensors)."
         B, _, T, _ = z.shape
         parts = [mlp(z[:, b]).reshape(B, T, self.C, bw, 2) for b, (mlp, bw) in enumerate(zip(self.mlps, self.bws))]
         m = torch.cat(parts, 3) * self.weight[:, None]           # (B, T, C, ΣBW, 2)
         full = m.new_zeros(B, T, self.C, self.nf, 2).index_add_(3, self.index, m)
-        return torch.view_as_complex(full.permute(0, 2, 3, 1, 4).contiguous())
+        return full.permute(0, 2, 3, 1, 4).contiguous()
+
+    def forward(self, z:torch.Tensor, # band features (B, K, T, D)
+               )->torch.Tensor: # complex mask (B, C, F, T)
+        return torch.view_as_complex(self.masks(z))
 
 # %% ../../nbs/11_models.bandit.ipynb #7223d74a
 def _check_mixture(x, C:int)->None:
@@ -191,6 +197,24 @@ def _make_config(cls, config, kwargs):
     if config is None: return cls(**kwargs)
     if type(config) is not cls: raise ConfigError(f"config must be a {cls.__name__}, got {type(config).__name__}.")
     return dataclasses.replace(config, **kwargs)
+
+class BandItFraming:
+    "BandIt's STFT framing, no weights: mixture (B, C, L) -> real STFT (B, C, F, T, 2); masked STFTs (B, S, C, F, T, 2) -> stems."
+    def __init__(self, config:BandItConfig): # the model's config
+        self.config, self.stems = config, list(config.stems)
+
+    def analysis(self, mixture:torch.Tensor, # (B, C, L) float32
+                )->torch.Tensor: # (B, C, F, T, 2)
+        "The mixture's STFT as (real, imaginary) pairs."
+        _check_mixture(mixture, self.config.audio_channels)
+        return torch.view_as_real(band_stft(mixture, self.config.n_fft, self.config.hop_size))
+
+    def synthesis(self, Y:torch.Tensor, # (B, S, C, F, T, 2) masked STFTs from `core`
+                  length:int, # L, the mixture's length
+                 )->dict: # {stem: (B, C, L)}
+        "iSTFT of every stem, cut to `length`."
+        y = band_istft(torch.view_as_complex(Y.contiguous()), length, self.config.n_fft, self.config.hop_size)
+        return {s: y[:, i] for i, s in enumerate(self.stems)}
 
 class BandIt(nn.Module):
     "Band-split RNN separator with one complex-mask decoder per stem: `(B, C, L)` → `{stem: (B, C, L)}`."
@@ -206,19 +230,27 @@ class BandIt(nn.Module):
         self.tf_model = TFModel(cfg.n_modules, cfg.emb_dim, cfg.rnn_dim, cfg.rnn_type)
         self.mask_estim = nn.ModuleDict({s: MaskEstimator(self.layout, cfg.audio_channels, cfg.emb_dim, cfg.mlp_dim)
                                          for s in self.stems})
+        self.framing = self.make_framing(cfg)
 
     @classmethod
     def from_config(cls, cfg): # a `BandItConfig` (a `QueryBandItConfig` for `QueryBandIt`)
         "Build the model from its config dataclass (same as `cls(cfg)` or `cls(**asdict(cfg))`)."
         return cls(cfg)
 
+    @classmethod
+    def make_framing(cls, cfg:BandItConfig)->BandItFraming: # the config dataclass
+        "The model's STFT framing, built from its config alone (for exported models)."
+        return BandItFraming(cfg)
+
+    def core(self, Xr:torch.Tensor, # (B, C, F, T, 2) the mixture STFT's real view
+            )->torch.Tensor: # (B, S, C, F, T, 2) masked STFTs
+        "The network between the STFT and the inverse STFT, real tensors in and out (what `mss.export` exports)."
+        z = self.tf_model(self.band_split(Xr))
+        return torch.stack([complex_mul(self.mask_estim[s].masks(z), Xr) for s in self.stems], 1)
+
     def forward(self, mixture:torch.Tensor, # (B, C, L) float32
                )->dict: # {stem: (B, C, L)}
-        _check_mixture(mixture, self.config.audio_channels)
-        c, L = self.config, mixture.shape[-1]
-        X = band_stft(mixture, c.n_fft, c.hop_size)
-        z = self.tf_model(self.band_split(X))
-        return {s: band_istft(self.mask_estim[s](z) * X, L, c.n_fft, c.hop_size) for s in self.stems}
+        return self.framing.synthesis(self.core(self.framing.analysis(mixture)), mixture.shape[-1])
 
 # %% ../../nbs/11_models.bandit.ipynb #e65541bc
 class FiLM(nn.Module):
@@ -292,8 +324,9 @@ class QueryBandIt(nn.Module):
         Q = queries.shape[1]
         if Q < 1: raise ValueError("queries must hold at least one query (Q >= 1).")
         zq = self.film(z.repeat_interleave(Q, 0), queries.reshape(B * Q, E).to(z.dtype))
-        M = self.mask_estim(self.post_tf(zq))                         # (B·Q, C, F, T)
-        y = band_istft(M * X.repeat_interleave(Q, 0), L, self.config.n_fft, self.config.hop_size)
+        M = self.mask_estim.masks(self.post_tf(zq))                   # (B·Q, C, F, T, 2)
+        Y = complex_mul(M, torch.view_as_real(X).repeat_interleave(Q, 0))
+        y = band_istft(torch.view_as_complex(Y), L, self.config.n_fft, self.config.hop_size)
         return y.reshape(B, Q, *y.shape[1:])
 
     def forward(self, mixture:torch.Tensor, # (B, C, L) float32

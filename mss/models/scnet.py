@@ -14,7 +14,7 @@ from ..config import config_from_dict, ConfigError, SeparatorConfig
 
 # %% auto #0
 __all__ = ['SCNET_CONFIGS', 'SCNetConfig', 'band_splits', 'Swish', 'ConvolutionModule', 'SDLayer', 'SDBlock', 'DualPathRNN',
-           'FeatureConversion', 'SeparationNet', 'FusionLayer', 'SULayer', 'SCNet', 'SCNetMasked',
+           'FeatureConversion', 'SeparationNet', 'FusionLayer', 'SULayer', 'SCNetFraming', 'SCNet', 'SCNetMasked',
            'scnet_config_from_state_dict', 'is_scnet', 'is_scnet_masked_head', 'is_scnet_masked']
 
 # %% ../../nbs/10_models.scnet.ipynb #9b4c287e
@@ -201,6 +201,57 @@ class SULayer(nn.Module):
             outs.append(y[:, :, d:d + in_lens[i]])
         return torch.cat(outs, 2)
 
+# %% ../../nbs/10_models.scnet.ipynb #577abd91
+class SCNetFraming:
+    "SCNet's STFT framing, with no weights: mixture (B, C, L) -> features (B, 2C, F, T); output (B, S·2C, F, T) -> stems."
+    def __init__(self, config:SCNetConfig, # the model's config
+                 hann:bool=False, # periodic Hann window (SCNetMasked); False: rectangular (SCNet)
+                ):
+        self.config, self.hann, self.stems = config, hann, list(config.stems)
+
+    def window(self, device=None)->torch.Tensor: # (win_size,) float32
+        "The STFT window, made on `device`."
+        n = self.config.win_size
+        return torch.hann_window(n, periodic=True, device=device) if self.hann else torch.ones(n, device=device)
+
+    def _stft_kw(self, device):
+        c = self.config
+        return dict(n_fft=c.n_fft, hop_length=c.hop_size, win_length=c.win_size, window=self.window(device),
+                    center=True, normalized=c.normalized, onesided=True)
+
+    def pad(self, L:int)->int: # input length (samples)
+        "Right zero padding (samples) that gives an even number of frames (step 1)."
+        hop = self.config.hop_size
+        p = hop - L % hop
+        if ((L + p) // hop) % 2 == 0: p += hop
+        while L + p <= self.config.n_fft // 2: p += 2 * hop  # very short input: reflect padding needs more than nfft/2 samples
+        return p
+
+    def analysis(self, mix:torch.Tensor, # (B, C, L) float32 mixture
+                )->torch.Tensor: # (B, 2C, F, T) real STFT, channels [c0.re, c0.im, c1.re, …]
+        "Steps 1–2: pad and STFT."
+        c = self.config
+        if mix.ndim != 3 or mix.shape[1] != c.audio_channels:
+            raise ValueError(f"mixture: expected shape (batch, {c.audio_channels}, samples), got {tuple(mix.shape)}.")
+        B, C, L = mix.shape; p = self.pad(L)
+        X = torch.stft(F.pad(mix, (0, p)).reshape(B * C, L + p), **self._stft_kw(mix.device), return_complex=True)
+        return torch.view_as_real(X).permute(0, 3, 1, 2).reshape(B, 2 * C, X.shape[1], X.shape[2])
+
+    def istft(self, y:torch.Tensor, # (B, S·2C, F, T) real output of `core`
+              length:int, # L, the mixture's length
+             )->torch.Tensor: # (B, S, C, L)
+        "Step 6: channels back to complex spectrograms, iSTFT, drop the padding."
+        B, _, Fr, T = y.shape; S, C = len(self.stems), self.config.audio_channels
+        x = y.reshape(B * S * C, 2, Fr, T).permute(0, 2, 3, 1).contiguous()
+        return torch.istft(torch.view_as_complex(x), **self._stft_kw(y.device)).reshape(B, S, C, -1)[..., :length]
+
+    def synthesis(self, y:torch.Tensor, # (B, S·2C, F, T) real output of `core`
+                  length:int, # L, the mixture's length
+                 )->dict: # {stem: (B, C, L)}
+        "`istft` as the `mss` contract's dict."
+        out = self.istft(y, length)
+        return {s: out[:, i] for i, s in enumerate(self.stems)}
+
 # %% ../../nbs/10_models.scnet.ipynb #52d11841
 class SCNet(nn.Module):
     "SCNet (MSST `scnet` / official with `spec_norm=True`): mixture (B, C, L) -> {stem: (B, C, L)}."
@@ -220,37 +271,25 @@ class SCNet(nn.Module):
                                                  SULayer(dims[i + 1], dims[i] if i else dims[0] * S, cfg.band_stride, cfg.band_kernel)))
         self.separation_net = SeparationNet(dims[-1], cfg.expand, cfg.num_dplayer)
         self._init_head()
+        self.framing = self.make_framing(cfg)
 
     @classmethod
     def from_config(cls, cfg:SCNetConfig): # the config dataclass
         "Build the model from its config dataclass."
         return cls(cfg)
 
-    def _init_head(self):
-        self.register_buffer('window', torch.ones(self.config.win_size), persistent=False)  # rectangular
+    hann = False # the STFT window: rectangular (SCNet) or periodic Hann (SCNetMasked)
 
-    def _stft_kw(self):
-        c = self.config
-        return dict(n_fft=c.n_fft, hop_length=c.hop_size, win_length=c.win_size, window=self.window,
-                    center=True, normalized=c.normalized, onesided=True)
+    @classmethod
+    def make_framing(cls, cfg:SCNetConfig)->SCNetFraming: # the config dataclass
+        "The model's STFT framing, built from its config alone (for exported models, which carry only the config)."
+        return SCNetFraming(cfg, cls.hann)
 
-    def _pad(self, L:int)->int:
-        hop = self.config.hop_size
-        p = hop - L % hop
-        if ((L + p) // hop) % 2 == 0: p += hop
-        while L + p <= self.config.n_fft // 2: p += 2 * hop  # very short input: reflect padding needs more than nfft/2 samples
-        return p
+    def _init_head(self): pass
 
-    def separate(self, mix:torch.Tensor, # (B, C, L) float32 mixture at 44.1 kHz
-                )->torch.Tensor: # (B, S, C, L)
-        "Raw separation output, sources in `stems` order."
-        c = self.config
-        if mix.ndim != 3 or mix.shape[1] != c.audio_channels:
-            raise ValueError(f"mixture: expected shape (batch, {c.audio_channels}, samples), got {tuple(mix.shape)}.")
-        B, C, L = mix.shape; S = len(self.stems); p = self._pad(L)
-        X = torch.stft(F.pad(mix, (0, p)).reshape(B * C, L + p), **self._stft_kw(), return_complex=True)
-        Fr, T = X.shape[1], X.shape[2]
-        x = torch.view_as_real(X).permute(0, 3, 1, 2).reshape(B, 2 * C, Fr, T)
+    def core(self, x:torch.Tensor, # (B, 2C, F, T) real STFT features from `framing.analysis`
+            )->torch.Tensor: # (B, S·2C, F, T) real output spectrogram, for `framing.synthesis`
+        "The network between the STFT and the inverse STFT: real tensors in and out (what `mss.export` exports)."
         x, extra = self._pre(x)
         skips = []
         for enc in self.encoder:
@@ -259,10 +298,12 @@ class SCNet(nn.Module):
         for fusion, su in self.decoder:
             skip, lens, in_lens = skips.pop()
             x = su(fusion(x, skip), lens, in_lens)
-        x = self._post(x, extra)
-        x = x.reshape(B * S * C, 2, Fr, T).permute(0, 2, 3, 1).contiguous()
-        y = torch.istft(torch.view_as_complex(x), **self._stft_kw())
-        return y.reshape(B, S, C, -1)[..., :L]
+        return self._post(x, extra)
+
+    def separate(self, mix:torch.Tensor, # (B, C, L) float32 mixture at 44.1 kHz
+                )->torch.Tensor: # (B, S, C, L)
+        "Raw separation output, sources in `stems` order."
+        return self.framing.istft(self.core(self.framing.analysis(mix)), mix.shape[-1])
 
     def _pre(self, x):
         if not self.config.spec_norm: return x, None
@@ -283,6 +324,7 @@ class SCNet(nn.Module):
 # %% ../../nbs/10_models.scnet.ipynb #549cbc8f
 class SCNetMasked(SCNet):
     "SCNet with a complex-mask head (MSST `scnet_masked`): Hann STFT, `pos_embed_f`, Tanh mask × mixture."
+    hann = True
     def _init_head(self):
         c, S = self.config, len(self.config.stems)
         if c.audio_channels != 2: raise ConfigError(f"SCNetMasked is stereo only; got audio_channels={c.audio_channels}.")
@@ -291,7 +333,6 @@ class SCNetMasked(SCNet):
         nn.init.trunc_normal_(self.pos_embed_f, std=0.02)
         self.mask_layer = nn.Sequential(nn.Conv2d(c.dims[0] * S, c.mask_channels, 3, padding='same'), nn.GELU(),
                                         nn.Conv2d(c.mask_channels, c.dims[0] * S, 1), nn.Tanh())
-        self.register_buffer('window', torch.hann_window(c.win_size, periodic=True), persistent=False)
 
     def _pre(self, x):
         return x + self.pos_embed_f[:, :, :x.shape[2]], x.repeat(1, len(self.stems), 1, 1)

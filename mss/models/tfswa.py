@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from ..audio import stft, istft
+from ..audio import stft, istft, complex_mul
 from ..config import SeparatorConfig, ConfigError
 
 # %% auto #0
 __all__ = ['TFSWAConfig', 'window_partition', 'window_reverse', 'shifted_window_mask', 'WindowAttention', 'AttentionLayer',
-           'TFSWABlock', 'ResBlock', 'TFSWAUNet']
+           'TFSWABlock', 'ResBlock', 'TFSWAFraming', 'TFSWAUNet']
 
 # %% ../../nbs/12_models.tfswa.ipynb #224e97f4
 @dataclass
@@ -214,6 +214,24 @@ def _check_mixture(x, C:int)->None:
     if x.shape[1] != C: raise ValueError(f"mixture has {x.shape[1]} channels; the model expects {C}.")
     if x.shape[-1] < 1: raise ValueError("mixture is empty (0 samples).")
 
+class TFSWAFraming:
+    "TFSWA-UNet's STFT framing, no weights: mixture (B, C, L) -> real STFT (B, C, F, T, 2); masked STFTs (B, S, C, F, T, 2) -> stems."
+    def __init__(self, config:TFSWAConfig): # the model's config
+        self.config, self.stems = config, list(config.stems)
+
+    def analysis(self, mixture:torch.Tensor, # (B, C, L) float32
+                )->torch.Tensor: # (B, C, F, T, 2)
+        "The mixture's Hann STFT as (real, imaginary) pairs."
+        _check_mixture(mixture, self.config.audio_channels)
+        return torch.view_as_real(stft(mixture, self.config.n_fft, self.config.hop_size))
+
+    def synthesis(self, Y:torch.Tensor, # (B, S, C, F, T, 2) masked STFTs from `core`
+                  length:int, # L, the mixture's length
+                 )->dict: # {stem: (B, C, L)}
+        "iSTFT of every stem, cut to `length`."
+        y = istft(torch.view_as_complex(Y.contiguous()), length, self.config.n_fft, self.config.hop_size)
+        return {s: y[:, i] for i, s in enumerate(self.stems)}
+
 class TFSWAUNet(nn.Module):
     "TFSWA-style spectrogram U-Net with complex ratio masks: `(B, C, L)` → `{stem: (B, C, L)}`."
     config_class = TFSWAConfig
@@ -247,6 +265,7 @@ class TFSWAUNet(nn.Module):
         self.fuse = nn.ModuleList(nn.Conv2d(2 * ch[i], ch[i], 1) for i in range(len(ch)))
         self.dec = nn.ModuleList(_stage(ch[i], res[i], i in c.attn_stages, c) for i in range(len(ch)))
         self.head = nn.Conv2d(ch[0], S * C * 2, 1)
+        self.framing = self.make_framing(c)
 
     @classmethod
     def from_config(cls, cfg): # a `TFSWAConfig`
@@ -264,19 +283,25 @@ class TFSWAUNet(nn.Module):
             h = self.dec[i](self.fuse[i](torch.cat([self.up[i](h), skips[i]], 1)))
         return self.head(h)
 
-    def forward(self, mixture:torch.Tensor, # (B, C, L) float32
-               )->dict: # {stem: (B, C, L)}
+    @classmethod
+    def make_framing(cls, cfg:TFSWAConfig)->TFSWAFraming: # the config dataclass
+        "The model's STFT framing, built from its config alone (for exported models)."
+        return TFSWAFraming(cfg)
+
+    def core(self, Xr:torch.Tensor, # (B, C, F, T, 2) the mixture STFT's real view
+            )->torch.Tensor: # (B, S, C, F, T, 2) masked STFTs (zero above `n_freq`)
+        "Features, U-Net and complex masks: real tensors in and out (what `mss.export` exports)."
         c = self.config
-        _check_mixture(mixture, c.audio_channels)
-        B, C, L = mixture.shape
-        X = stft(mixture, c.n_fft, c.hop_size)  # (B, C, F, T)
-        T = X.shape[-1]
-        feat = torch.view_as_real(X[:, :, :c.n_freq]).permute(0, 1, 4, 2, 3).reshape(B, 2 * C, c.n_freq, T)
+        B, C, Fq, T, _ = Xr.shape
+        feat = Xr[:, :, :c.n_freq].permute(0, 1, 4, 2, 3).reshape(B, 2 * C, c.n_freq, T)
         feat = feat / (feat.pow(2).mean((1, 2, 3), keepdim=True).sqrt() + 1e-8)   # scale-free input
         Tp = math.ceil(T / 2 ** len(c.channels)) * 2 ** len(c.channels)
         m = self.unet(F.pad(feat, (0, Tp - T)))[..., :T]
-        m = torch.view_as_complex(m.view(B, len(self.stems), C, 2, c.n_freq, T).permute(0, 1, 2, 4, 5, 3).contiguous())
-        m = F.pad(m, (0, 0, 0, c.n_fft // 2 + 1 - c.n_freq))                     # zero mask above n_freq
-        Y = (m * X[:, None]).reshape(-1, c.n_fft // 2 + 1, T)
-        y = istft(Y, L, c.n_fft, c.hop_size).view(B, -1, C, L)
-        return {s: y[:, i] for i, s in enumerate(self.stems)}
+        m = m.reshape(B, len(self.stems), C, 2, c.n_freq, T).permute(0, 1, 2, 4, 5, 3)  # (B, S, C, n_freq, T, 2)
+        Y = complex_mul(m, Xr[:, None, :, :c.n_freq])
+        return F.pad(Y, (0, 0, 0, 0, 0, Fq - c.n_freq))                               # zero mask above n_freq
+
+    def forward(self, mixture:torch.Tensor, # (B, C, L) float32
+               )->dict: # {stem: (B, C, L)}
+        return self.framing.synthesis(self.core(self.framing.analysis(mixture)), mixture.shape[-1])
+
