@@ -3,10 +3,11 @@
 Protocol: seeded randn·0.1 stereo input at 44.1 kHz, 4 stems, 11 s chunks, overlap 0.5 and
 0.75, batch 4 (demucs runs one chunk per call; mss also runs at batch 1 for a like-for-like row), 2 torch threads,
 one fresh process per run, peers interleaved within each repetition, median of 3. Memory: peak RSS during the call −
-RSS just before it. Overhead: wall − the time spent inside the model's forward calls (chunking, copying, stitching,
-allocating the outputs).
+RSS just before it (`after_delta_mib`, also recorded: RSS right after the call − RSS just before it). Overhead: wall −
+the time spent inside the model's forward calls (chunking, copying, stitching, allocating the outputs).
 
     bench/.venv-peers/bin/python bench/ola.py --reps 3 --out bench/out/ola.jsonl   # all points, then the tables
+    bench/.venv-peers/bin/python bench/ola.py --table --out bench/results/ola_issue16.jsonl   # tables from saved lines
     bench/.venv-peers/bin/python bench/ola.py --point '{"peer": "mss", ...}'      # one point (used internally)
 
 The peers live in a bench-only environment: `python -m venv --system-site-packages bench/.venv-peers &&
@@ -82,9 +83,9 @@ def run_point(p):
     t0 = time.perf_counter()
     with torch.inference_mode(): y = call()
     wall = time.perf_counter() - t0
-    peak = peak_mib() - before
+    peak, after = peak_mib() - before, rss_mib() - before
     if isinstance(y, dict): y = torch.stack(list(y.values()))   # after the measurement
-    res = dict(p, wall=wall, peak_delta_mib=peak, output_mib=STEMS * 2 * T * 4 / 2**20, calls=cnt.calls, fed_ratio=cnt.fed / T, model_s=cnt.model_s)
+    res = dict(p, wall=wall, peak_delta_mib=peak, after_delta_mib=after, output_mib=STEMS * 2 * T * 4 / 2**20, calls=cnt.calls, fed_ratio=cnt.fed / T, model_s=cnt.model_s)
     if p.get('errors'):
         with torch.inference_mode():
             if p['model'] == 'identity':
@@ -105,7 +106,9 @@ def drive(args):
             if 'mss' in args.peers: group.append(dict(peer='mss', model=model, overlap=ov, seconds=180, batch=1))  # demucs' batching
             points.append(group)
     for secs in (60, 180, 600):
-        points.append([dict(peer=peer, model='identity', overlap=0.75, seconds=secs, batch=4, tag='scaling') for peer in args.peers])
+        group = [dict(peer=peer, model='identity', overlap=0.75, seconds=secs, batch=4, tag='scaling') for peer in args.peers]
+        if 'mss' in args.peers: group.append(dict(peer='mss', model='identity', overlap=0.75, seconds=secs, batch=1, tag='scaling'))
+        points.append(group)
     with out.open('a') as f:
         for group in points:
             for rep in range(args.reps):

@@ -93,12 +93,16 @@ def _ort_session(path, threads:int|None=None, device=None):
 
 def _max_err(a:torch.Tensor, b:torch.Tensor)->float: return float((a.float() - b.float()).abs().max())
 
+def _tolerance(want:torch.Tensor, atol:float)->float:
+    "`atol` on outputs in the audio range; relative to the peak for outputs beyond ±1 (float32 rounding grows with the values)."
+    return atol * max(1.0, float(want.abs().max()))
+
 def export_onnx(model:nn.Module, # a separation model (SCNet, SCNetMasked, BandIt, TFSWAUNet)
                 path, # the .onnx file to write
                 chunk_size:int|None=None, # samples per chunk (None: the model's `chunk_size`)
                 inference:InferenceConfig|None=None, # inference settings to record in the file
                 opset:int|None=None, # ONNX opset (None: the exporter's default)
-                atol:float=1e-4, # the check: max |ONNX Runtime − PyTorch| allowed on two noise chunks
+                atol:float=1e-4, # the check: max |ONNX Runtime − PyTorch| allowed on two noise chunks, × max(1, output peak)
                )->Path: # the file written
     "Export `model.core` to ONNX with a dynamic batch axis, record the config, and check the file against PyTorch."
     path, n = Path(path), _chunk(model, chunk_size)
@@ -124,8 +128,8 @@ def export_onnx(model:nn.Module, # a separation model (SCNet, SCNetMasked, BandI
         sess = _ort_session(tmp)
         got = torch.from_numpy(sess.run(None, {'features': x.numpy()})[0])
         with torch.no_grad(): want = core(x)
-        err = _max_err(got, want)
-        if not err <= atol: raise ExportError(f"the ONNX export of {type(model).__name__} differs from PyTorch by {err:.3g} (> atol {atol:g}); not written.")
+        err, tol = _max_err(got, want), _tolerance(want, atol)
+        if not err <= tol: raise ExportError(f"the ONNX export of {type(model).__name__} differs from PyTorch by {err:.3g} (> {tol:.3g}: atol {atol:g} × max(1, output peak)); not written.")
     except BaseException:
         tmp.unlink(missing_ok=True); raise
     tmp.replace(path)
@@ -141,7 +145,7 @@ def export_torchscript(model:nn.Module, # a separation model (SCNet, SCNetMasked
                        path, # the file to write (e.g. model.ts)
                        chunk_size:int|None=None, # samples per chunk (None: the model's `chunk_size`)
                        inference:InferenceConfig|None=None, # inference settings to record in the file
-                       atol:float=1e-4, # the check: max |TorchScript − PyTorch| allowed
+                       atol:float=1e-4, # the check: max |TorchScript − PyTorch| allowed, × max(1, output peak)
                       )->Path: # the file written
     "Trace `model.core` to TorchScript, record the config, and check the archive against PyTorch at other batch sizes."
     path, n = Path(path), _chunk(model, chunk_size)
@@ -163,8 +167,8 @@ def export_torchscript(model:nn.Module, # a separation model (SCNet, SCNetMasked
         loaded = _jit_load(tmp)
         for b in (1, 3):
             xb = core_input(model, n, b, seed=b)
-            with torch.no_grad(): err = _max_err(loaded(xb), core(xb))
-            if not err <= atol: raise ExportError(f"the TorchScript export of {type(model).__name__} differs from PyTorch by {err:.3g} at batch {b} (> atol {atol:g}); not written.")
+            with torch.no_grad(): want = core(xb); err, tol = _max_err(loaded(xb), want), _tolerance(want, atol)
+            if not err <= tol: raise ExportError(f"the TorchScript export of {type(model).__name__} differs from PyTorch by {err:.3g} at batch {b} (> {tol:.3g}: atol {atol:g} × max(1, output peak)); not written.")
     except BaseException:
         tmp.unlink(missing_ok=True); raise
     tmp.replace(path)

@@ -17,11 +17,11 @@ from .ola import OverlapAddProcessor
 from .types import SeparationModel, check_model
 from .config import ConfigError, InferenceConfig, load_yaml, validate_derived_stems, is_msst_dict
 from .checkpoint import load_state_dict_file, load_weights
-from .models import load_config, load_msst_model
+from .models import load_config, load_msst_model, _resolve
 from .pretrained import SEPARATORS, pretrained_separator
 
 # %% auto #0
-__all__ = ['InferenceOutput', 'InferenceEngine', 'exported_format']
+__all__ = ['EXPORTED_RUNNER', 'InferenceOutput', 'InferenceEngine', 'exported_format']
 
 # %% ../nbs/20_inference.ipynb #41198944
 @dataclass
@@ -59,6 +59,8 @@ class InferenceEngine:
                 f"hop={c.hop_size_seconds:g} s, batch={c.batch_size}, normalize={c.normalize}, device={self.device})")
 
 # %% ../nbs/20_inference.ipynb #9fc26caa
+EXPORTED_RUNNER = 'mss.export:load_exported'  # path -> (model, InferenceConfig); late-bound like the model registry, since mss.export builds on this module
+
 def exported_format(path, # any file path
                    )->str|None: # 'onnx', 'torchscript', or None
     "Whether `path` is a model written by `mss.export`: an `.onnx` file, or a TorchScript archive carrying mss metadata."
@@ -81,8 +83,7 @@ def from_pretrained(cls:InferenceEngine,
     "Build an engine from a config file and a checkpoint, a file written by `mss.export`, or a separator shipped with the package (no arguments: the default)."
     if config_path is not None and exported_format(config_path):
         if checkpoint_path is not None: raise ConfigError(f"{config_path}: an exported model carries its own weights; give no checkpoint_path.")
-        from .export import load_exported  # mss.export builds on this module: imported only when an exported file is given
-        model, inf = load_exported(config_path, device)
+        model, inf = _resolve(EXPORTED_RUNNER, 'exported models')(config_path, device)
         return cls(model, _override(inf, overrides), device)
     if config_path is None or (isinstance(config_path, str) and config_path in SEPARATORS and not Path(config_path).exists()):
         if checkpoint_path is not None: raise ConfigError("a shipped separator brings its own weights: give checkpoint_path only with a config file.")

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_ola.ipynb #aedfafbd
 from __future__ import annotations
-import math
+import ctypes, math, os, platform, sys, weakref
 from typing import Callable, Mapping
 import torch
 from torch import nn, Tensor
@@ -43,6 +43,8 @@ class OverlapAddProcessor:
         return f"OverlapAddProcessor(chunk={self.chunk_size}, hop={self.hop_size}, overlap={self.overlap_samples}, fs={self.fs})"
 
 # %% ../nbs/01_ola.ipynb #45373887
+_COEF_BLOCK = 1 << 15  # samples per float64 block when computing coefficients
+
 @patch
 def _starts(self:OverlapAddProcessor, length:int)->list[int]:
     "Chunk starts for a track of `length` samples: `0, H, 2H, …`, the last aligned to the end."
@@ -61,23 +63,45 @@ def _chunk_window(self:OverlapAddProcessor, first:bool, last:bool)->Tensor:
 
 @patch
 def _coefficients(self:OverlapAddProcessor, starts:list[int], k:int)->tuple[Tensor, int]:
-    "Running-average coefficients `c` (chunk_size,) float32 of chunk `k`, and `j` such that `c[j:] == 1` (first coverage)."
+    "Running-average coefficients `c` (j,) float32 of chunk `k` over the samples earlier chunks cover, and `j`: `c = 1` from `j` on."
     N, s, K = self.chunk_size, starts[k], len(starts)
     lo = k
     while lo > 0 and starts[lo - 1] > s - N: lo -= 1
-    key = (tuple(starts[j] - s for j in range(lo, k)), k == 0, k == K - 1)
-    if key not in self._coef_cache:
-        wk = self._chunk_window(k == 0, k == K - 1)
-        cum = wk.clone()
-        for j in range(lo, k):
-            d = starts[j] - s  # negative: neighbour j starts d samples before chunk k
-            cum[:N + d] += self._chunk_window(j == 0, False)[-d:]
-        assert bool((cum > 0).all()), "window sum must be positive everywhere"
-        c = (wk / cum).float()
-        below = (c < 1).nonzero()
-        self._coef_cache[key] = (c, int(below[-1]) + 1 if len(below) else 0)
-        if len(self._coef_cache) > 64: self._coef_cache.pop(next(iter(self._coef_cache)))
+    offs = [starts[i] - s for i in range(lo, k)]  # negative: neighbour i starts -d samples before chunk k
+    key = (tuple(offs), k == 0, k == K - 1)
+    hit = self._coef_cache.pop(key, None)  # least recently used first: the interior chunks' entry stays
+    self._coef_cache[key] = hit if hit is not None else self._running_coefficients(offs, lo == 0, k == K - 1)
+    if len(self._coef_cache) > 16: self._coef_cache.pop(next(iter(self._coef_cache)))
     return self._coef_cache[key]
+
+@patch
+def _running_coefficients(self:OverlapAddProcessor,
+                          offs:list[int], # start of each earlier neighbour relative to the chunk (negative, increasing)
+                          first_neighbour:bool, # the earliest neighbour is the track's first chunk (flat start)
+                          last:bool, # the chunk is the track's last (flat end)
+                         )->tuple[Tensor, int]:
+    "`(w_k / Σ_{j ≤ k} w_j)` in float64, rounded to float32, over the span the neighbours cover; blockwise."
+    if not offs: return torch.ones(0), 0  # the first chunk: nothing before it, a plain copy
+    N, w, mid = self.chunk_size, self._w64, self.chunk_size // 2
+    peak, m = float(w.max()), N + offs[-1]  # neighbours cover [0, m); beyond it Σw = w_k and c = 1 exactly
+    c, j = torch.empty(m, dtype=torch.float32), 0
+    for a in range(0, m, _COEF_BLOCK):
+        b = min(a + _COEF_BLOCK, m)
+        wk = w[a:b]
+        if last and b > mid: wk = wk.clone(); wk[max(0, mid - a):] = peak
+        cum = wk.clone()
+        for i, d in enumerate(offs):  # same order of additions as a whole-chunk sum: the same float64 values
+            e = min(b, N + d)
+            if e <= a: continue
+            wn = w[a - d:e - d]
+            if i == 0 and first_neighbour and a - d < mid: wn = wn.clone(); wn[:mid - (a - d)] = peak
+            cum[:e - a] += wn
+        cb = c[a:b]
+        cb.copy_(torch.div(wk, cum, out=cum))
+        below = cb < 1
+        if bool(below[-1]): j = b
+        elif bool(below.any()): j = a + int(below.nonzero()[-1]) + 1
+    return c[:j], j
 
 # %% ../nbs/01_ola.ipynb #407188e7
 def _check_audio(audio)->None:
@@ -98,8 +122,8 @@ def _chunk_audio(self:OverlapAddProcessor, audio:Tensor, # (C, L) float
     return torch.stack([padded[:, s:s + N] for s in self._starts(padded.shape[-1])]), padded.shape[-1], L
 
 @patch
-def _stitch(self:OverlapAddProcessor, out:dict, chunk_out:Mapping, starts:list[int], first:int)->None:
-    "Fold chunks `first, first+1, …` (outputs `(b, C, chunk)` per stem) into `out` in place, in order."
+def _stitch(self:OverlapAddProcessor, out:dict, chunk_out:Mapping, starts:list[int], first:int, release:list|None=None)->None:
+    "Fold chunks `first, first+1, …` (outputs `(b, C, chunk)` per stem) into `out` in place, in order; give back each chunk's pages in `release`."
     N = self.chunk_size
     for i in range(next(iter(chunk_out.values())).shape[0]):
         k = first + i; s = starts[k]
@@ -108,8 +132,9 @@ def _stitch(self:OverlapAddProcessor, out:dict, chunk_out:Mapping, starts:list[i
             o = out[name]
             if c is None: c, j = self._coefficients(starts, k); c = c.to(o.device)
             yi = y[i].to(o.device, o.dtype)
-            if j: o[:, s:s + j].lerp_(yi[:, :j], c[:j])   # samples earlier chunks already cover
+            if j: o[:, s:s + j].lerp_(yi[:, :j], c)   # samples earlier chunks already cover
             if j < N: o[:, s + j:s + N].copy_(yi[:, j:])  # samples this chunk is the first to cover (c = 1)
+        if release: _discard(release[i])
 
 @patch
 def _reconstruct_audio(self:OverlapAddProcessor,
@@ -125,6 +150,60 @@ def _reconstruct_audio(self:OverlapAddProcessor,
     out = {k: v.new_zeros(v.shape[1], padded_length) for k, v in processed_chunks.items()}
     self._stitch(out, processed_chunks, starts, 0)
     return {k: v[:, :original_length] for k, v in out.items()}
+
+# %% ../nbs/01_ola.ipynb #nbimp00304
+def _libc_madvise():
+    "libc's `madvise`, where `MADV_DONTNEED` is 4 (Linux on x86-64 and arm64); else None."
+    if sys.platform != 'linux' or platform.machine() not in ('x86_64', 'aarch64'): return None
+    try:
+        f = ctypes.CDLL(None, use_errno=True).madvise
+        f.argtypes, f.restype = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int], ctypes.c_int
+        return f
+    except (OSError, AttributeError): return None
+
+_MADVISE, _MADV_DONTNEED = _libc_madvise(), 4
+_PAGE = os.sysconf('SC_PAGE_SIZE') if _MADVISE is not None else 4096
+_RELEASE_MIN_BYTES = 32 << 20  # glibc's largest mmap threshold: bigger blocks are unmapped when freed anyway
+
+def _discard(ranges)->None:
+    "Give the pages `[(lo, hi), …]` back to the OS; they read as zeros afterwards."
+    for lo, hi in ranges: _MADVISE(lo, hi - lo, _MADV_DONTNEED)
+
+def _py_refs(d:dict)->tuple[int, list[int]]:
+    return sys.getrefcount(d), [sys.getrefcount(v) for v in d.values()]
+
+def _release_plan(y:dict, # a batch's outputs {stem: (b, C, chunk)}, as returned by the model
+                  probe:dict, # {name: a fresh tensor}, held by the caller exactly as it holds `y`
+                 )->list|None: # per chunk, the page ranges that hold only its outputs; None: release nothing
+    "Which pages of `y` may be given back to the OS once each chunk is stitched (see above)."
+    use_count = getattr(torch._C, '_storage_Use_Count', None)
+    if _MADVISE is None or use_count is None or len(probe) != 1: return None
+    (yd, yv), (pd, (pv,)) = _py_refs(y), _py_refs(probe)
+    if yd != pd or any(r != pv for r in yv): return None  # someone else holds the dict or one of its tensors
+    ps = next(iter(probe.values())).untyped_storage()
+    extra = use_count(ps._cdata) - 1  # references to a storage that are not tensors (the storage object in hand)
+    groups = {}
+    for v in y.values():
+        if v.device.type != 'cpu' or v.layout != torch.strided or v._base is not None or weakref.getweakrefcount(v): return None
+        st = v.untyped_storage()
+        if not st.resizable(): return None  # memory torch's allocator does not own
+        groups.setdefault(st._cdata, (st, []))[1].append(v)
+    b = next(iter(y.values())).shape[0]
+    plan, spans = [[] for _ in range(b)], []
+    for st, vs in groups.values():
+        if use_count(st._cdata) != len(vs) + extra: return None  # a tensor outside `y` shares the storage
+        if st.nbytes() <= _RELEASE_MIN_BYTES: continue
+        for v in vs:
+            for i in range(b):
+                vi = v[i]
+                if not vi.is_contiguous(): return None
+                a = vi.data_ptr(); e = a + vi.numel() * vi.element_size()
+                spans.append((a, e))
+                lo, hi = -(-a // _PAGE) * _PAGE, e // _PAGE * _PAGE
+                if hi > lo: plan[i].append((lo, hi))
+    spans.sort()
+    if any(p[1] > q[0] for p, q in zip(spans, spans[1:])): return None  # chunks that share memory
+    return plan if any(plan) else None
 
 # %% ../nbs/01_ola.ipynb #f42f8105
 def _is_oom(e:BaseException)->bool:
@@ -188,14 +267,19 @@ def stream(self:OverlapAddProcessor,
             except Exception as e:
                 if not _is_oom(e): raise
                 oom, y = e, None
+        batch = None
         if oom is None:
             _check_output(y, b, C, N)
+            if k + b == K: buf = None  # the last batch: the input buffer is not needed while it is stitched
             with torch.no_grad():  # outputs are ordinary tensors (not inference tensors), usable with autograd later
                 # no memset: the first chunk to cover a sample copies into it (the schedule covers [0, T))
                 if out is None: out = {name: torch.empty(C, T, dtype=torch.float32, device=out_device) for name in y}
                 elif set(y) != set(out): raise ValueError(f"the model returned stems {sorted(y)} for one batch and {sorted(out)} for another.")
-                self._stitch(out, y, starts, k)
-        del y, batch
+                probe = {'': torch.empty(0)}  # held like `y` (one local name): the reference count of an unshared dict
+                plan = _release_plan(y, probe) if all(o.device.type == 'cpu' for o in out.values()) else None
+                self._stitch(out, y, starts, k, plan)
+                del plan, probe
+        del y
         if oom is not None:
             if device.type == 'cuda': torch.cuda.empty_cache()
             if bs == 1:

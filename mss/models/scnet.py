@@ -182,7 +182,9 @@ class FusionLayer(nn.Module):
         self.conv = nn.Conv2d(2 * channels, 2 * channels, 3, 1, 1)
 
     def forward(self, x, skip):
-        return F.glu(self.conv((x + skip).repeat(1, 2, 1, 1)), dim=1)
+        # conv([s; s], W) == conv(s, W[:, :C] + W[:, C:]): no channel duplicate, half the multiply-adds
+        w, c = self.conv.weight, x.shape[1]
+        return F.glu(F.conv2d(x + skip, w[:, :c] + w[:, c:], self.conv.bias, padding=1), dim=1)
 
 class SULayer(nn.Module):
     "Sparse up-sampling: per-band ConvTranspose2d, trimmed back to the band's input size."
