@@ -13,8 +13,8 @@ import torchaudio.functional as AF
 
 # %% auto #0
 __all__ = ['STEMS', 'AudioError', 'ClippingWarning', 'db_to_amp', 'amp_to_db', 'peak_db', 'rms_db', 'to_channels', 'to_stereo',
-           'resample', 'stft', 'istft', 'complex_mul', 'audio_info', 'load_audio', 'save_audio', 'safe_name',
-           'show_audio', 'listen']
+           'resample', 'stft', 'istft', 'complex_mul', 'check_mixture', 'MaskFraming', 'audio_info', 'load_audio',
+           'save_audio', 'safe_name', 'show_audio', 'listen']
 
 # %% ../nbs/00_audio.ipynb #f33fc4c4
 class AudioError(ValueError):
@@ -114,6 +114,36 @@ def complex_mul(a:torch.Tensor, # (..., 2): real and imaginary parts
     "Complex product of tensors holding (real, imaginary) pairs in their last axis."
     ar, ai = a.unbind(-1); br, bi = b.unbind(-1)
     return torch.stack([ar * br - ai * bi, ar * bi + ai * br], -1)
+
+# %% ../nbs/00_audio.ipynb #4b67f2e9
+def check_mixture(x, # the model's input
+                  C:int, # the channel count the model expects
+                 )->None:
+    "Raise a `ValueError` unless `x` is a non-empty `(B, C, L)` tensor."
+    if not torch.is_tensor(x) or x.ndim != 3:
+        raise ValueError(f"mixture must be a (B, C, L) tensor, got {tuple(x.shape) if torch.is_tensor(x) else type(x).__name__}.")
+    if x.shape[1] != C: raise ValueError(f"mixture has {x.shape[1]} channels; the model expects {C}.")
+    if x.shape[-1] < 1: raise ValueError("mixture is empty (0 samples).")
+
+class MaskFraming:
+    "STFT framing of a complex-mask model, no weights: mixture (B, C, L) -> real STFT (B, C, F, T, 2); masked STFTs (B, S, C, F, T, 2) -> stems."
+    def __init__(self, config, # a model config with `stems`, `audio_channels`, `n_fft` and `hop_size`
+                 normalized:bool=False, # scale the STFT by 1/sqrt(n_fft), as BandIt does
+                ):
+        self.config, self.stems, self.normalized = config, list(config.stems), normalized
+
+    def analysis(self, mixture:torch.Tensor, # (B, C, L) float32
+                )->torch.Tensor: # (B, C, F, T, 2)
+        "The mixture's Hann STFT as (real, imaginary) pairs."
+        check_mixture(mixture, self.config.audio_channels)
+        return torch.view_as_real(stft(mixture, self.config.n_fft, self.config.hop_size, normalized=self.normalized))
+
+    def synthesis(self, Y:torch.Tensor, # (B, S, C, F, T, 2) masked STFTs, one per stem
+                  length:int, # L, the mixture's length
+                 )->dict: # {stem: (B, C, L)}
+        "iSTFT of every stem, cut to `length`."
+        y = istft(torch.view_as_complex(Y.contiguous()), length, self.config.n_fft, self.config.hop_size, normalized=self.normalized)
+        return {s: y[:, i] for i, s in enumerate(self.stems)}
 
 # %% ../nbs/00_audio.ipynb #98c07da6
 def audio_info(path, # an audio file

@@ -4,7 +4,7 @@
 
 # %% ../nbs/60_cli.ipynb #01fabb52
 from __future__ import annotations
-import json, sys, warnings
+import dataclasses, json, sys, time, warnings
 from pathlib import Path
 from fastcore.script import anno_parser, Param
 from .audio import save_audio, safe_name, audio_info
@@ -148,7 +148,6 @@ def _separate(inputs:Param("audio files or folders to separate", str, nargs='*')
     engine = _engine(config, checkpoint, model, random_weights, 'mss-separate', 'separate',
                      device=device, model_type=model_type, batch_size=batch_size)
     if overlap is not None:
-        import dataclasses
         c = engine.config
         engine = InferenceEngine(engine.model, dataclasses.replace(c, hop_size_seconds=c.chunk_size_seconds * (1 - overlap)), engine.device)
     wanted = [s.strip() for s in stems.split(',') if s.strip()] if stems else None
@@ -405,7 +404,6 @@ def _export(model:str=None, # a separator shipped with mss to export (default: s
             overwrite:bool=False, # replace an existing --out file
            ):
     "Export a separator's network to ONNX or TorchScript with its config, checked against PyTorch; run it with --config FILE."
-    import dataclasses, time
     if format not in ('onnx', 'torchscript'): raise UsageError(f"--format must be onnx or torchscript, got {format!r}.")
     if not out: raise UsageError("--out is required: the file to write (e.g. model.onnx).")
     if Path(out).exists() and not overwrite: raise UsageError(f"{out} exists; pass --overwrite to replace it.")

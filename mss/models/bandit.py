@@ -11,13 +11,12 @@ from typing import NamedTuple
 import torch
 import torch.nn as nn
 import torchaudio
-from ..audio import stft, istft, complex_mul
+from ..audio import stft, istft, complex_mul, check_mixture, MaskFraming
 from ..config import SeparatorConfig, ConfigError
 
 # %% auto #0
 __all__ = ['BandItConfig', 'QueryBandItConfig', 'band_stft', 'band_istft', 'BandLayout', 'musical_bands', 'BandSplit',
-           'ResidualRNN', 'TFModel', 'MaskEstimator', 'BandItFraming', 'BandIt', 'FiLM', 'BandLatent', 'QueryBandIt',
-           'QueryEncoder']
+           'ResidualRNN', 'TFModel', 'MaskEstimator', 'BandIt', 'FiLM', 'BandLatent', 'QueryBandIt', 'QueryEncoder']
 
 # %% ../../nbs/11_models.bandit.ipynb #111535bf
 @dataclass
@@ -187,34 +186,10 @@ class MaskEstimator(nn.Module):
         return torch.view_as_complex(self.masks(z))
 
 # %% ../../nbs/11_models.bandit.ipynb #7223d74a
-def _check_mixture(x, C:int)->None:
-    if not torch.is_tensor(x) or x.ndim != 3:
-        raise ValueError(f"mixture must be a (B, C, L) tensor, got {tuple(x.shape) if torch.is_tensor(x) else type(x).__name__}.")
-    if x.shape[1] != C: raise ValueError(f"mixture has {x.shape[1]} channels; the model expects {C}.")
-    if x.shape[-1] < 1: raise ValueError("mixture is empty (0 samples).")
-
 def _make_config(cls, config, kwargs):
     if config is None: return cls(**kwargs)
     if type(config) is not cls: raise ConfigError(f"config must be a {cls.__name__}, got {type(config).__name__}.")
     return dataclasses.replace(config, **kwargs)
-
-class BandItFraming:
-    "BandIt's STFT framing, no weights: mixture (B, C, L) -> real STFT (B, C, F, T, 2); masked STFTs (B, S, C, F, T, 2) -> stems."
-    def __init__(self, config:BandItConfig): # the model's config
-        self.config, self.stems = config, list(config.stems)
-
-    def analysis(self, mixture:torch.Tensor, # (B, C, L) float32
-                )->torch.Tensor: # (B, C, F, T, 2)
-        "The mixture's STFT as (real, imaginary) pairs."
-        _check_mixture(mixture, self.config.audio_channels)
-        return torch.view_as_real(band_stft(mixture, self.config.n_fft, self.config.hop_size))
-
-    def synthesis(self, Y:torch.Tensor, # (B, S, C, F, T, 2) masked STFTs from `core`
-                  length:int, # L, the mixture's length
-                 )->dict: # {stem: (B, C, L)}
-        "iSTFT of every stem, cut to `length`."
-        y = band_istft(torch.view_as_complex(Y.contiguous()), length, self.config.n_fft, self.config.hop_size)
-        return {s: y[:, i] for i, s in enumerate(self.stems)}
 
 class BandIt(nn.Module):
     "Band-split RNN separator with one complex-mask decoder per stem: `(B, C, L)` → `{stem: (B, C, L)}`."
@@ -238,9 +213,9 @@ class BandIt(nn.Module):
         return cls(cfg)
 
     @classmethod
-    def make_framing(cls, cfg:BandItConfig)->BandItFraming: # the config dataclass
+    def make_framing(cls, cfg:BandItConfig)->MaskFraming: # the config dataclass
         "The model's STFT framing, built from its config alone (for exported models)."
-        return BandItFraming(cfg)
+        return MaskFraming(cfg, normalized=True)
 
     def core(self, Xr:torch.Tensor, # (B, C, F, T, 2) the mixture STFT's real view
             )->torch.Tensor: # (B, S, C, F, T, 2) masked STFTs
@@ -306,7 +281,7 @@ class QueryBandIt(nn.Module):
     def encode(self, mixture:torch.Tensor, # (B, C, L) float32
               )->BandLatent: # z (B, K, T, D), mixture STFT, length
         "STFT, band split and the TF modules before FiLM (run once per mixture)."
-        _check_mixture(mixture, self.config.audio_channels)
+        check_mixture(mixture, self.config.audio_channels)
         X = band_stft(mixture, self.config.n_fft, self.config.hop_size)
         return BandLatent(self.pre_tf(self.band_split(X)), X, mixture.shape[-1])
 

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from ..audio import stft, istft, complex_mul
+from ..audio import complex_mul, MaskFraming
 from ..config import SeparatorConfig, ConfigError
 
 # %% auto #0
 __all__ = ['TFSWAConfig', 'window_partition', 'window_reverse', 'shifted_window_mask', 'WindowAttention', 'AttentionLayer',
-           'TFSWABlock', 'ResBlock', 'TFSWAFraming', 'TFSWAUNet']
+           'TFSWABlock', 'ResBlock', 'TFSWAUNet']
 
 # %% ../../nbs/12_models.tfswa.ipynb #224e97f4
 @dataclass
@@ -208,30 +208,6 @@ def _stage(ch:int, n_res:int, attn:bool, c:TFSWAConfig)->nn.Sequential:
     return nn.Sequential(*blocks)
 
 # %% ../../nbs/12_models.tfswa.ipynb #4ac60df0
-def _check_mixture(x, C:int)->None:
-    if not torch.is_tensor(x) or x.ndim != 3:
-        raise ValueError(f"mixture must be a (B, C, L) tensor, got {tuple(x.shape) if torch.is_tensor(x) else type(x).__name__}.")
-    if x.shape[1] != C: raise ValueError(f"mixture has {x.shape[1]} channels; the model expects {C}.")
-    if x.shape[-1] < 1: raise ValueError("mixture is empty (0 samples).")
-
-class TFSWAFraming:
-    "TFSWA-UNet's STFT framing, no weights: mixture (B, C, L) -> real STFT (B, C, F, T, 2); masked STFTs (B, S, C, F, T, 2) -> stems."
-    def __init__(self, config:TFSWAConfig): # the model's config
-        self.config, self.stems = config, list(config.stems)
-
-    def analysis(self, mixture:torch.Tensor, # (B, C, L) float32
-                )->torch.Tensor: # (B, C, F, T, 2)
-        "The mixture's Hann STFT as (real, imaginary) pairs."
-        _check_mixture(mixture, self.config.audio_channels)
-        return torch.view_as_real(stft(mixture, self.config.n_fft, self.config.hop_size))
-
-    def synthesis(self, Y:torch.Tensor, # (B, S, C, F, T, 2) masked STFTs from `core`
-                  length:int, # L, the mixture's length
-                 )->dict: # {stem: (B, C, L)}
-        "iSTFT of every stem, cut to `length`."
-        y = istft(torch.view_as_complex(Y.contiguous()), length, self.config.n_fft, self.config.hop_size)
-        return {s: y[:, i] for i, s in enumerate(self.stems)}
-
 class TFSWAUNet(nn.Module):
     "TFSWA-style spectrogram U-Net with complex ratio masks: `(B, C, L)` → `{stem: (B, C, L)}`."
     config_class = TFSWAConfig
@@ -284,9 +260,9 @@ class TFSWAUNet(nn.Module):
         return self.head(h)
 
     @classmethod
-    def make_framing(cls, cfg:TFSWAConfig)->TFSWAFraming: # the config dataclass
+    def make_framing(cls, cfg:TFSWAConfig)->MaskFraming: # the config dataclass
         "The model's STFT framing, built from its config alone (for exported models)."
-        return TFSWAFraming(cfg)
+        return MaskFraming(cfg, normalized=False)
 
     def core(self, Xr:torch.Tensor, # (B, C, F, T, 2) the mixture STFT's real view
             )->torch.Tensor: # (B, S, C, F, T, 2) masked STFTs (zero above `n_freq`)
