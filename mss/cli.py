@@ -439,7 +439,9 @@ def _serve(model:str=None, # a separator shipped with mss (default: scnet-synth;
            float32:bool=False, # serve 32-bit float WAV stems instead of 16-bit PCM
           ):
     "Serve a separator over HTTP: POST /separate, GET /jobs/{id}, stems as WAV and ZIP, progress over a WebSocket."
-    try: from mss import serve as srv
+    try:
+        from mss import serve as srv
+        srv.require_serve_extra()
     except ImportError as e: raise UsageError(f'mss-serve needs the optional serve extra ({e.name or e} is missing): pip install "mss[serve]".') from None
     if not 0 <= port <= 65535: raise UsageError(f"--port must be in [0, 65535], got {port}.")
     if max_upload_mb <= 0: raise UsageError(f"--max-upload-mb must be > 0, got {max_upload_mb}.")

@@ -14,22 +14,30 @@ import numpy as np
 import soundfile as sf
 import torch
 from fastcore.basics import patch
-from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
-from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from python_multipart import MultipartParser
-from python_multipart.multipart import parse_options_header
-from python_multipart.exceptions import MultipartParseError
-import uvicorn
+try:  # the optional `serve` extra: without it the module still imports, and `require_serve_extra` names what is missing
+    from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import FileResponse, JSONResponse
+    from starlette.concurrency import run_in_threadpool
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+    from python_multipart import MultipartParser
+    from python_multipart.multipart import parse_options_header
+    from python_multipart.exceptions import MultipartParseError
+    import uvicorn
+except ImportError as _e: _MISSING = _e.name or str(_e)
+else: _MISSING = None
 from .audio import save_audio, safe_name
 from .events import Event, ChunkProcessed
 from .inference import InferenceEngine, InferenceOutput
 
 # %% auto #0
-__all__ = ['ServiceError', 'event_message', 'check_audio', 'Upload', 'receive_uploads', 'Job', 'SeparationService', 'create_app',
-           'bind', 'serve']
+__all__ = ['require_serve_extra', 'ServiceError', 'event_message', 'check_audio', 'Upload', 'receive_uploads', 'Job',
+           'SeparationService', 'create_app', 'bind', 'serve']
+
+# %% ../nbs/55_serve.ipynb #e4f2d347
+def require_serve_extra()->None:
+    "Raise an `ImportError` naming the missing package when the optional `serve` extra is not installed."
+    if _MISSING: raise ImportError(f'the separation service needs the optional serve extra ({_MISSING} is missing): pip install "mss[serve]".', name=_MISSING)
 
 # %% ../nbs/55_serve.ipynb #bd618ced
 class ServiceError(ValueError):
@@ -81,6 +89,7 @@ async def receive_uploads(request:Request, # a multipart/form-data request
                           drain_bytes:int=2**26, # after a refusal, body bytes still read (and dropped) so the client sees the answer
                          )->tuple[list, dict]: # ([Upload], {field: text})
     "Stream a multipart body to files in `folder`, refusing a file over `max_bytes` or more than `max_files` files as they arrive."
+    require_serve_extra()
     ctype, params = parse_options_header(request.headers.get('content-type', ''))
     if ctype != b'multipart/form-data' or not params.get(b'boundary'):
         raise ServiceError(415, "send the audio as multipart/form-data, one file field per file.")
@@ -376,6 +385,7 @@ def create_app(engine:InferenceEngine, # the loaded separator
                cleanup_every_s:float|None=None, # period of the expiry sweep (None: TTL / 4, within [0.5, 60] s)
               )->FastAPI: # the ASGI app; `app.state.service` is its `SeparationService`
     "A FastAPI app separating uploaded songs with `engine`: jobs, progress over a WebSocket, stems as WAV and ZIP."
+    require_serve_extra()
     if max_upload_mb <= 0: raise ValueError(f"max_upload_mb must be > 0, got {max_upload_mb}.")
     if max_files < 1: raise ValueError(f"max_files must be >= 1, got {max_files}.")
     svc = SeparationService(engine, workdir, job_ttl_s, subtype, max_queue)
@@ -521,6 +531,7 @@ def serve(engine:InferenceEngine, # the loaded separator
           **app_kw, # passed to `create_app`: workdir, max_upload_mb, job_ttl_s, max_files, …
          ):
     "Serve `create_app(engine, **app_kw)` with uvicorn until interrupted."
+    require_serve_extra()
     sock = bind(host, port)
     try: app = create_app(engine, **app_kw)
     except BaseException: sock.close(); raise
