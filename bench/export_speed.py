@@ -187,7 +187,7 @@ def main(a):
                 err = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:300] if str(e).strip() else ''}"
             for b in batches[path]:
                 cfg = InferenceConfig(chunk_size_seconds=chunk / sr, hop_size_seconds=a.hop_fraction * chunk / sr,
-                                      batch_size=b, normalize=False)
+                                      batch_size=b, normalize=False, backend='eager')  # each row runs its path as given, untraced
                 row = dict(model=name, path=path, batch=b, chunk_s=chunk / sr, hop_s=a.hop_fraction * chunk / sr,
                            build_s=round(build_s, 2), prep_s=None if prep_s is None else round(prep_s, 2), error=err,
                            engine=None if m is None else InferenceEngine(m, cfg, device='cpu'))

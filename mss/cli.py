@@ -8,6 +8,7 @@ import dataclasses, json, sys, time, warnings
 from pathlib import Path
 from fastcore.script import anno_parser, Param
 from .audio import save_audio, safe_name, audio_info
+from .config import BACKENDS
 from .events import EventSink, drain, ValidationCompleted
 from .inference import InferenceEngine, InferenceOutput, exported_format
 from .pretrained import pretrained_separator, list_separators
@@ -115,6 +116,9 @@ def _check_model_args(config:str|None, checkpoint:str|None, model:str|None, rand
         raise UsageError(f"--config without --checkpoint would {verb} with random weights; give --checkpoint, or --random-weights to do exactly that.")
     if checkpoint is not None and random_weights: raise UsageError("--random-weights contradicts --checkpoint; give one of them.")
 
+def _check_backend(backend:str|None):
+    if backend is not None and backend not in BACKENDS: raise UsageError(f"--backend must be {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}, got {backend!r}.")
+
 def _engine(config:str|None, checkpoint:str|None, model:str|None, random_weights:bool, prog:str, verb:str,
             **kw)->InferenceEngine:
     "The engine a command runs: a user's config + checkpoint, or a separator shipped with the package (the default)."
@@ -122,7 +126,7 @@ def _engine(config:str|None, checkpoint:str|None, model:str|None, random_weights
     if config is None:
         name = pretrained_separator(model).name
         print(f"{prog}: using the shipped separator {name} (see mss-separate --list-models)", file=sys.stderr)
-        return InferenceEngine.from_pretrained(name, device=kw.get('device'), batch_size=kw.get('batch_size'))
+        return InferenceEngine.from_pretrained(name, device=kw.get('device'), batch_size=kw.get('batch_size'), backend=kw.get('backend'))
     return InferenceEngine.from_pretrained(config, checkpoint, **kw)
 
 def _separate(inputs:Param("audio files or folders to separate", str, nargs='*'),
@@ -134,6 +138,7 @@ def _separate(inputs:Param("audio files or folders to separate", str, nargs='*')
               out:str='separated', # output root: OUT/<track>/<stem>.wav
               device:str=None, # cpu, cuda, cuda:1, … (default: cuda if available)
               batch_size:int=None, # chunks per model call (default: from the config)
+              backend:str=None, # how the network runs: eager, torchscript (traced once, checked against eager) or auto (TorchScript on the CPU for long runs); default: from the config, else eager
               overlap:float=None, # chunk overlap ratio in [0, 1): 0.5 = hop of half a chunk (default: from the config)
               stems:str=None, # comma-separated stems to write, e.g. vocals,drums (default: all)
               model_type:str=None, # model type for MSST configs that do not name it (e.g. scnet_masked)
@@ -145,8 +150,9 @@ def _separate(inputs:Param("audio files or folders to separate", str, nargs='*')
     if not inputs: raise UsageError("give at least one audio file or folder to separate (or --list-models).")
     if overlap is not None and not 0 <= overlap < 1: raise UsageError(f"--overlap must be in [0, 1), got {overlap}.")
     if batch_size is not None and batch_size < 1: raise UsageError(f"--batch-size must be >= 1, got {batch_size}.")
+    _check_backend(backend)
     engine = _engine(config, checkpoint, model, random_weights, 'mss-separate', 'separate',
-                     device=device, model_type=model_type, batch_size=batch_size)
+                     device=device, model_type=model_type, batch_size=batch_size, backend=backend)
     if overlap is not None:
         c = engine.config
         engine = InferenceEngine(engine.model, dataclasses.replace(c, hop_size_seconds=c.chunk_size_seconds * (1 - overlap)), engine.device)
@@ -313,6 +319,7 @@ def _evaluate(model:str=None, # a separator shipped with mss (default: scnet-syn
               device:str=None, # cpu, cuda, cuda:1, … (default: cuda if available)
               model_type:str=None, # model type for MSST configs that do not name it (e.g. scnet_masked)
               batch_size:int=None, # chunks per model call (default: from the config)
+              backend:str=None, # how the network runs: eager, torchscript (traced once, checked against eager) or auto (TorchScript on the CPU for long runs); default: from the config, else eager
              ):
     "Evaluate a separator on full-length MUSDB18-layout tracks: per-track JSON, a summary table; an existing OUT resumes."
     from mss.audio import STEMS
@@ -324,6 +331,7 @@ def _evaluate(model:str=None, # a separator shipped with mss (default: scnet-syn
     if metric_backend not in METRIC_BACKENDS: raise UsageError(f"--metric-backend must be {' or '.join(METRIC_BACKENDS)}, got {metric_backend!r}.")
     if jobs < 1: raise UsageError(f"--jobs must be >= 1, got {jobs}.")
     if batch_size is not None and batch_size < 1: raise UsageError(f"--batch-size must be >= 1, got {batch_size}.")
+    _check_backend(backend)
     if baseline is not None:
         if baseline not in BASELINES: raise UsageError(f"--baseline must be {' or '.join(BASELINES)}, got {baseline!r}.")
         if config or checkpoint or model: raise UsageError("--baseline replaces the model: give no --model, --config or --checkpoint.")
@@ -332,7 +340,7 @@ def _evaluate(model:str=None, # a separator shipped with mss (default: scnet-syn
     if baseline is not None: separator, stems, sr = baseline, list(STEMS), 44100
     else:
         separator = _engine(config, checkpoint, model, random_weights, 'mss-evaluate', 'evaluate',
-                            device=device, model_type=model_type, batch_size=batch_size)
+                            device=device, model_type=model_type, batch_size=batch_size, backend=backend)
         stems, sr = list(separator.model.stems), separator.sample_rate
         lacking = [s for s in stems if s not in STEMS]
         if lacking: raise UsageError(f"{config or model}: stem(s) {', '.join(lacking)} are not in the data at {data_root} (MUSDB18 has {', '.join(STEMS)}).")
@@ -435,6 +443,7 @@ def _serve(model:str=None, # a separator shipped with mss (default: scnet-synth;
            job_ttl:float=3600.0, # seconds after which a finished job's files are deleted
            device:str=None, # cpu, cuda, cuda:1, … (default: cuda if available)
            batch_size:int=None, # chunks per model call (default: from the config)
+           backend:str=None, # how the network runs: eager, torchscript (traced once, checked against eager) or auto (TorchScript on the CPU for long runs); default: from the config, else eager
            model_type:str=None, # model type for MSST configs that do not name it (e.g. scnet_masked)
            float32:bool=False, # serve 32-bit float WAV stems instead of 16-bit PCM
           ):
@@ -448,8 +457,9 @@ def _serve(model:str=None, # a separator shipped with mss (default: scnet-synth;
     if max_files < 1: raise UsageError(f"--max-files must be >= 1, got {max_files}.")
     if job_ttl <= 0: raise UsageError(f"--job-ttl must be > 0 seconds, got {job_ttl}.")
     if batch_size is not None and batch_size < 1: raise UsageError(f"--batch-size must be >= 1, got {batch_size}.")
+    _check_backend(backend)
     engine = _engine(config, checkpoint, model, random_weights, 'mss-serve', 'serve',
-                     device=device, model_type=model_type, batch_size=batch_size)
+                     device=device, model_type=model_type, batch_size=batch_size, backend=backend)
     def announce(url): print(f"mss-serve: listening on {url} ({type(engine.model).__name__}: {', '.join(engine.stems)}; "
                              f"{engine.device}); Ctrl-C stops it", file=sys.stderr, flush=True)
     srv.serve(engine, host, port, announce, workdir=workdir, max_upload_mb=max_upload_mb, job_ttl_s=job_ttl,

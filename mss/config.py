@@ -11,9 +11,9 @@ import yaml
 from .audio import STEMS
 
 # %% auto #0
-__all__ = ['ConfigError', 'config_from_dict', 'config_to_dict', 'SeparatorConfig', 'load_yaml', 'save_yaml', 'MSSTAudio',
-           'MSSTTraining', 'MSSTInference', 'MSSTConfig', 'msst_config_from_dict', 'load_msst_config', 'is_msst_dict',
-           'DerivedStem', 'validate_derived_stems', 'InferenceConfig']
+__all__ = ['BACKENDS', 'ConfigError', 'config_from_dict', 'config_to_dict', 'SeparatorConfig', 'load_yaml', 'save_yaml',
+           'MSSTAudio', 'MSSTTraining', 'MSSTInference', 'MSSTConfig', 'msst_config_from_dict', 'load_msst_config',
+           'is_msst_dict', 'DerivedStem', 'validate_derived_stems', 'InferenceConfig']
 
 # %% ../nbs/02_config.ipynb #f77be83a
 class ConfigError(ValueError):
@@ -234,6 +234,8 @@ def validate_derived_stems(rules:list, # dicts or `DerivedStem`s
         known.append(r.name); out.append(r)
     return out
 
+BACKENDS = ('eager', 'torchscript', 'auto') # see `mss.inference.TracedSeparator`
+
 @dataclass
 class InferenceConfig:
     "How a model is run over a track: overlap-add chunking, batching, normalisation, derived stems."
@@ -243,6 +245,8 @@ class InferenceConfig:
     fs: int|None = None # sample rate (Hz); None: the model's `sample_rate`
     normalize: bool = False # normalise the waveform by its mono-mix mean/std before the model, undo after
     derived_stems: list = field(default_factory=list) # rules (dicts or `DerivedStem`), see above
+    backend: str = 'eager' # how the network runs: 'eager', 'torchscript' (traced once, checked against eager), 'auto' (TorchScript on the CPU for long runs)
+    cpu_batch_size: int|None = 1 # chunks per forward pass on the CPU (None: `batch_size`); 1 is the fastest on every CPU measured (bench/RESULTS.md §14, §17)
 
     def __post_init__(self):
         for k in ('chunk_size_seconds', 'hop_size_seconds'):
@@ -251,6 +255,14 @@ class InferenceConfig:
         if self.chunk_size_seconds and self.hop_size_seconds and self.hop_size_seconds > self.chunk_size_seconds:
             raise ConfigError(f"inference.hop_size_seconds ({self.hop_size_seconds}) must not exceed chunk_size_seconds ({self.chunk_size_seconds}).")
         if not (isinstance(self.batch_size, int) and self.batch_size >= 1): raise ConfigError(f"inference.batch_size must be a positive integer, got {self.batch_size!r}.")
+        if not (self.cpu_batch_size is None or (isinstance(self.cpu_batch_size, int) and self.cpu_batch_size >= 1)):
+            raise ConfigError(f"inference.cpu_batch_size must be a positive integer or null, got {self.cpu_batch_size!r}.")
+        if self.backend not in BACKENDS: raise ConfigError(f"inference.backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}.")
+
+    def batch_for(self, device)->int: # a torch.device or its name
+        "Chunks per forward pass on `device`: `cpu_batch_size` on the CPU (when set), `batch_size` elsewhere."
+        cpu = getattr(device, 'type', str(device).split(':')[0]) == 'cpu'
+        return self.cpu_batch_size if cpu and self.cpu_batch_size else self.batch_size
 
     def resolved(self, model=None): # a model with `sample_rate` / `chunk_size`, to fill what is None
         "A copy with `fs`, chunk and hop filled in from the model where omitted."

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 # %% auto #0
-__all__ = ['Event', 'StageStarted', 'StageCompleted', 'ChunkProcessed', 'BatchSizeReduced', 'StepCompleted',
+__all__ = ['Event', 'StageStarted', 'StageCompleted', 'ChunkProcessed', 'BatchSizeReduced', 'BackendSelected', 'StepCompleted',
            'ValidationCompleted', 'ItemCompleted', 'EventSink', 'drain']
 
 # %% ../nbs/00a_events.ipynb #6199cd3d
@@ -41,6 +41,12 @@ class BatchSizeReduced(Event):
     "The model ran out of memory; the remaining chunks are retried with a smaller batch."
     old: int # batch size that failed
     new: int # batch size used from now on
+
+@dataclass(frozen=True)
+class BackendSelected(Event):
+    "How the network runs for this separation, and why: after the first batch, once a trace was made and checked (or not)."
+    backend: str # 'eager' or 'torchscript'
+    reason: str # e.g. 'traced at batch 1, max |TorchScript − eager| = 0 on the first batch'
 
 # %% ../nbs/00a_events.ipynb #f89e3453
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 from .config import ConfigError, InferenceConfig, config_to_dict
-from .inference import exported_format
+from .inference import exported_format, trace_core
 from .models import MODELS, MSSConfig, model_meta
 
 # %% auto #0
@@ -152,9 +152,7 @@ def export_torchscript(model:nn.Module, # a separation model (SCNet, SCNetMasked
     core = core_module(model); meta = export_metadata(model, n, inference, 'torchscript')
     x = core_input(model, n)
     try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            traced = torch.jit.trace(core, x, check_trace=False)
+        with torch.no_grad(): traced, _ = trace_core(model, x)
     except Exception as e:
         op = _operator(str(e))
         raise ExportError(f"{type(model).__name__} cannot be traced to TorchScript: {f'operator {op}' if op else str(e).splitlines()[0][:200]}.") from None
@@ -189,6 +187,7 @@ def read_export_metadata(path, # an exported .onnx file or TorchScript archive
 
 class ExportedSeparator(nn.Module):
     "An exported network and its framing behind the separation-model contract: (B, C, chunk) -> {stem: (B, C, chunk)}."
+    traceable = False  # the network is already a graph (ONNX Runtime or TorchScript): `InferenceEngine` does not trace it again
     def __init__(self, path, # a file written by `export_onnx` or `export_torchscript`
                  device=None, # where the framing and TorchScript run; a CUDA device selects ONNX Runtime's CUDA provider
                  threads:int|None=None, # ONNX Runtime intra-op threads (None: torch.get_num_threads())

@@ -5,6 +5,8 @@
 # %% ../nbs/20_inference.ipynb #fad1f955
 from __future__ import annotations
 import dataclasses
+import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -12,7 +14,7 @@ import torch
 from torch import Tensor
 from .audio import load_audio, resample, to_channels
 from fastcore.basics import patch
-from .events import Event, StageStarted, StageCompleted, drain
+from .events import Event, StageStarted, StageCompleted, ChunkProcessed, BackendSelected, drain
 from .ola import OverlapAddProcessor
 from .types import SeparationModel, check_model
 from .config import ConfigError, InferenceConfig, load_yaml, validate_derived_stems, is_msst_dict
@@ -21,7 +23,8 @@ from .models import load_config, load_msst_model, _resolve
 from .pretrained import SEPARATORS, pretrained_separator
 
 # %% auto #0
-__all__ = ['EXPORTED_RUNNER', 'InferenceOutput', 'InferenceEngine', 'exported_format']
+__all__ = ['AUTO_MIN_CALLS', 'EXPORTED_RUNNER', 'InferenceOutput', 'traceable', 'trace_core', 'TracedSeparator',
+           'InferenceEngine', 'exported_format']
 
 # %% ../nbs/20_inference.ipynb #41198944
 @dataclass
@@ -29,6 +32,84 @@ class InferenceOutput:
     "The result of one separation: full-length stems (C, L) on the CPU, at `sample_rate`."
     outputs: dict  # {stem: Tensor (C, L)}, model stems first, then derived stems
     sample_rate: int  # Hz
+
+# %% ../nbs/20_inference.ipynb #d60da4e4
+AUTO_MIN_CALLS = 100  # backend='auto' traces only for runs of at least this many model calls: SCNet small's trace costs ≈ 8 % of a 32-call run and saves ≈ 3 % per call (bench/RESULTS.md §17)
+
+def _untraceable_why(model)->str|None:
+    if not (isinstance(model, torch.nn.Module) and callable(getattr(model, 'core', None)) and getattr(model, 'framing', None) is not None):
+        return 'it has no framing/core split'
+    if not getattr(model, 'traceable', True): return 'it opts out (traceable = False)'
+    owner = lambda name: next(k for k in type(model).__mro__ if name in vars(k))
+    if not issubclass(owner('core'), owner('forward')):  # a subclass changed forward but not core: forward may not be the composition
+        return f"{owner('forward').__name__} overrides forward below {owner('core').__name__}.core, so forward may not be framing → core → framing"
+    return None
+
+def traceable(model, # any separation model
+             )->bool: # whether `TracedSeparator` can wrap it
+    "Whether `model` has the `framing`/`core` split a trace needs: `forward` is `framing.synthesis(core(framing.analysis(x)))`, and it does not opt out (`traceable = False`, e.g. an exported model)."
+    return _untraceable_why(model) is None
+
+class _CoreRun(torch.nn.Module):
+    "`model.core` as a one-input module that keeps the output of its last run (during a trace: an eager forward pass)."
+    def __init__(self, model): super().__init__(); self.model, self.out = model, None
+    def forward(self, features): self.out = self.model.core(features); return self.out
+
+def trace_core(model:torch.nn.Module, # a separation model with `framing` and `core`
+               features:Tensor, # what `model.framing.analysis` gives for a real batch
+              )->tuple: # (the traced core, its eager output on `features`)
+    "Trace `model.core` with `torch.jit.trace`; the run that records the graph is an eager pass, whose output comes back too."
+    run = _CoreRun(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # the tracer's notes on Python values (shapes) and torch.jit's deprecation notice
+        traced = torch.jit.trace(run, features, check_trace=False)
+    out, run.out = run.out, None
+    return traced, out
+
+class TracedSeparator(torch.nn.Module):
+    "A separation model whose network runs as TorchScript where its trace matches eager PyTorch: same contract, same outputs."
+    def __init__(self, model:torch.nn.Module, # a separation model with `framing` and `core` (see `traceable`)
+                 atol:float=1e-4, # the check on the first batch: max |trace − eager| ≤ atol × max(1, eager output peak)
+                 strict:bool=False, # raise when the trace fails or differs, instead of running eager
+                ):
+        super().__init__()
+        why = _untraceable_why(model)
+        if why:
+            raise ConfigError(f"{type(model).__name__} cannot run as TorchScript: {why}; use backend 'eager' or 'auto'.")
+        self.model, self.atol, self.strict, self.armed = model, atol, strict, True
+        self.stems, self.sample_rate, self.audio_channels = list(model.stems), model.sample_rate, model.audio_channels
+        self.chunk_size = getattr(model, 'chunk_size', None)
+        self.traced, self.shape = None, None
+        self.backend, self.reason = None, 'not traced yet'  # set by the first call that traces
+
+    def __repr__(self): return f"TracedSeparator({type(self.model).__name__}, backend={self.backend}, reason={self.reason!r})"
+
+    def forward(self, mixture:Tensor, # (B, C, L)
+                **kwargs, # extra model inputs (e.g. queries): not part of the traced graph, so run eager
+               )->dict: # {stem: (B, C, L)}
+        if kwargs: return self.model(mixture, **kwargs)
+        fr = self.model.framing
+        features = fr.analysis(mixture)
+        if self.traced is not None and tuple(features.shape) == self.shape:
+            with torch.jit.optimized_execution(False): y = self.traced(features)  # no profiling runs: full speed from the first call
+        elif self.traced is None and self.backend is None and self.armed: y = self._trace(features)
+        else: y = self.model.core(features)
+        return fr.synthesis(y, mixture.shape[-1])
+
+    def _trace(self, features:Tensor)->Tensor:
+        try: traced, want = trace_core(self.model, features)
+        except Exception as e: return self._stay_eager(f"its core cannot be traced ({type(e).__name__}: {str(e).strip().splitlines()[0][:160]})", features)
+        with torch.jit.optimized_execution(False): got = traced(features)
+        err, tol = float((got - want).abs().max()), self.atol * max(1.0, float(want.abs().max()))
+        if not err <= tol: return self._stay_eager(f"its trace differs from eager by {err:.3g} on the first batch (> {tol:.3g})", features, want)
+        self.traced, self.shape = traced, tuple(features.shape)
+        self.backend, self.reason = 'torchscript', f"traced at batch {features.shape[0]}; max |TorchScript − eager| = {err:.2g} on the first batch"
+        return want
+
+    def _stay_eager(self, why:str, features:Tensor, out:Tensor|None=None)->Tensor:
+        if self.strict: raise RuntimeError(f"{type(self.model).__name__} cannot run as TorchScript: {why}.")
+        self.backend, self.reason = 'eager', why
+        return out if out is not None else self.model.core(features)
 
 # %% ../nbs/20_inference.ipynb #69f774e4
 class InferenceEngine:
@@ -44,6 +125,14 @@ class InferenceEngine:
         self.config = (config or InferenceConfig()).resolved(model)
         self.derived = validate_derived_stems(self.config.derived_stems, list(model.stems))
         self.processor = OverlapAddProcessor(self.config.chunk_size_seconds, self.config.hop_size_seconds, self.config.fs)
+        self.batch_size = self.config.batch_for(self.device)  # chunks per model call here (see `InferenceConfig.cpu_batch_size`)
+        self.runner = self._runner()  # what the overlap-add calls: the model, or the model behind `TracedSeparator`
+
+    def _runner(self):
+        b = self.config.backend
+        if b == 'torchscript': return TracedSeparator(self.model, strict=True)
+        if b == 'auto' and self.device.type == 'cpu' and traceable(self.model): return TracedSeparator(self.model)
+        return self.model
 
     @property
     def stems(self)->list:
@@ -56,7 +145,7 @@ class InferenceEngine:
     def __repr__(self):
         c = self.config
         return (f"InferenceEngine({type(self.model).__name__}, stems={self.stems}, fs={c.fs}, chunk={c.chunk_size_seconds:g} s, "
-                f"hop={c.hop_size_seconds:g} s, batch={c.batch_size}, normalize={c.normalize}, device={self.device})")
+                f"hop={c.hop_size_seconds:g} s, batch={self.batch_size}, normalize={c.normalize}, backend={c.backend}, device={self.device})")
 
 # %% ../nbs/20_inference.ipynb #9fc26caa
 EXPORTED_RUNNER = 'mss.export:load_exported'  # path -> (model, InferenceConfig); late-bound like the model registry, since mss.export builds on this module
@@ -102,7 +191,9 @@ def from_pretrained(cls:InferenceEngine,
 def _override(inf:InferenceConfig, overrides:dict)->InferenceConfig:
     bad = [k for k in overrides if k not in InferenceConfig.__dataclass_fields__]
     if bad: raise ConfigError(f"unknown inference option(s) {', '.join(map(repr, bad))}; known: {', '.join(InferenceConfig.__dataclass_fields__)}.")
-    return dataclasses.replace(inf, **{k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if 'batch_size' in given: given.setdefault('cpu_batch_size', None)  # an explicit batch size holds on every device
+    return dataclasses.replace(inf, **given)
 
 # %% ../nbs/20_inference.ipynb #992d31b5
 @patch
@@ -138,8 +229,12 @@ def stream(self:InferenceEngine,
         if std > 1e-8: x = (mix - mean) / std
         else: std = 1.0
         yield StageCompleted('normalize')
-    for out in self.processor.stream(self.model, x, self.config.batch_size, self.device, 'cpu', **model_kwargs):
+    calls = math.ceil(len(self.processor._starts(max(x.shape[-1], self.processor.chunk_size))) / self.batch_size)
+    run, told = self.runner, False
+    if isinstance(run, TracedSeparator) and self.config.backend == 'auto' and run.backend is None: run.armed = calls >= AUTO_MIN_CALLS
+    for out in self.processor.stream(run, x, self.batch_size, self.device, 'cpu', **model_kwargs):
         if isinstance(out, Event): yield out  # the last item is the stems
+        if isinstance(out, ChunkProcessed) and not told: yield self._backend_event(calls, bool(model_kwargs)); told = True
     yield StageStarted('stitch')
     if self.config.normalize:
         for v in out.values(): v.mul_(std).add_(mean)
@@ -154,6 +249,18 @@ def stream(self:InferenceEngine,
     for rule in self.derived: pool[rule.name] = outputs[rule.name] = rule.apply(pool)
     yield StageCompleted('derive_stems')
     yield InferenceOutput({s: outputs[s] for s in want}, self.sample_rate)
+
+@patch
+def _backend_event(self:InferenceEngine, calls:int, extra_inputs:bool)->BackendSelected:
+    "How the first batch ran, and why (emitted once per track, after it)."
+    run, b = self.runner, self.config.backend
+    if not isinstance(run, TracedSeparator):
+        why = ("backend 'eager'" if b == 'eager' else f"backend 'auto' on {self.device.type}: TorchScript is the CPU path" if self.device.type != 'cpu'
+               else f"{type(self.model).__name__} has no traceable framing/core split")
+        return BackendSelected('eager', why)
+    if extra_inputs: return BackendSelected('eager', 'extra model inputs (queries) are not part of a trace')
+    if run.backend is None: return BackendSelected('eager', f"backend 'auto': {calls} model call(s), fewer than AUTO_MIN_CALLS = {AUTO_MIN_CALLS}, do not repay a trace")
+    return BackendSelected(run.backend, run.reason)
 
 @patch
 def run(self:InferenceEngine,

@@ -40,14 +40,15 @@ def setup(tmp_path_factory):
 def test_separates_files_and_folders(setup):
     d, model = setup
     r = run(d / 'songs', d / 'mono.flac', '--config', d / 'tiny.yaml', '--checkpoint', d / 'tiny.ckpt', '--out', d / 'out',
-            '--batch-size', 3, '--overlap', 0.75, '--device', 'cpu', '--float32')
+            '--batch-size', 3, '--overlap', 0.75, '--device', 'cpu', '--float32', '--backend', 'torchscript')
     assert r.returncode == 0, r.stderr
     for track, n in (('first song', int(2.3 * 44100)), ('track two', 44100), ('mono', 44100)):
         names = sorted(p.name for p in (d / 'out' / track).iterdir())
         assert names == ['bass.wav', 'drums.wav', 'instrumental.wav', 'other.wav', 'vocals.wav'], names
         v, sr = load_audio(d / 'out' / track / 'vocals.wav')
         assert sr == 44100 and v.shape == (2, n)
-    # the written stems are what the model gives through the overlap-add processor (hop = chunk * (1 - 0.75))
+    # the written stems are what the eager model gives through the overlap-add processor (hop = chunk * (1 - 0.75)):
+    # the network ran as TorchScript (--backend torchscript) and matches
     from mss.ola import OverlapAddProcessor
     mix, _ = load_audio(d / 'songs' / 'track two' / 'mixture.wav')
     with torch.no_grad(): ref = OverlapAddProcessor(1.0, 0.25, 44100).process(model.eval(), mix, batch_size=3)
@@ -85,6 +86,7 @@ inference: {batch_size: 1, num_overlap: 2, normalize: false}
     (['SONGS', '--stems', 'vocals,guitar'], 'unknown stem(s) guitar; this model gives vocals, drums, bass, other'),
     (['SONGS', '--config', 'CFG', '--random-weights', '--overlap', '1.5'], '--overlap must be in [0, 1)'),
     (['SONGS', '--config', 'CFG', '--random-weights', '--batch-size', '0'], '--batch-size must be >= 1'),
+    (['SONGS', '--config', 'CFG', '--random-weights', '--backend', 'onnx'], "--backend must be eager, torchscript or auto, got 'onnx'"),
     (['NOTAUDIO', '--config', 'CFG', '--random-weights'], 'not a readable audio file'),
 ])
 def test_bad_input_one_line_exit_2(setup, tmp_path, args, message):
