@@ -59,15 +59,12 @@ def parse_args(argv=None):
     return a
 
 
-BATCHES = '4,1'  # the shipped separator's batch sizes: its config's (4) and the CPU default (1); --shipped-batches
-
-
-def build(name):
+def build(name, shipped_batches):
     from mss.inference import InferenceEngine
     torch.manual_seed(0)
     if name == 'shipped':
         e = InferenceEngine.from_pretrained(device='cpu', backend='eager')
-        return e.model.eval(), e.config, [int(b) for b in BATCHES.split(',')]
+        return e.model.eval(), e.config, [int(b) for b in shipped_batches.split(',')]
     from mss.config import InferenceConfig
     from mss.models.scnet import SCNET_CONFIGS, SCNet
     m = SCNet(**SCNET_CONFIGS['small']).eval()
@@ -87,8 +84,6 @@ def timed(engine, audio):
 def main(a):
     import dataclasses
     from mss.inference import AUTO_MIN_CALLS, InferenceEngine
-    global BATCHES
-    BATCHES = a.shipped_batches
     torch.set_num_threads(a.threads)
     sr = 44100
     load0 = os.getloadavg()
@@ -96,7 +91,7 @@ def main(a):
     rows = []
     warm = {}  # (model, batch) -> the one 'auto warm' engine, traced on the longest track before anything is timed
     for name in a.models:
-        model, cfg, batches = build(name)
+        model, cfg, batches = build(name, a.shipped_batches)
         for b in batches:
             for sec in a.seconds[name]:
                 audio = longest[:, :int(sec * sr)]
